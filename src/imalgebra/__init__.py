@@ -1,0 +1,47 @@
+"""imalgebra: images as physical objects, image processing as algebra.
+
+>>> import imalgebra as ia
+>>> img = ia.Image.zeros((4, 4), ia.PixelType.Float32, spacing=(0.5, 0.5))
+>>> img.geometry.size, img.pixel_type.description
+((4, 4), '32-bit float')
+"""
+
+from imalgebra.algebra.arrays import array_view, from_array, to_array
+from imalgebra.algebra.geometry import Geometry, Region
+from imalgebra.algebra.image import Image
+from imalgebra.algebra.metadata import Metadata
+from imalgebra.algebra.pixel import PixelType
+from imalgebra.algebra.tolerance import Tolerance, current_tolerance, tolerance
+from imalgebra.errors import (
+    EvaluationError,
+    GeometryError,
+    ImageAlgebraError,
+    ImageIndexError,
+    ImageIOError,
+    PhysicalSpaceError,
+    PixelTypeError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EvaluationError",
+    "Geometry",
+    "GeometryError",
+    "Image",
+    "ImageAlgebraError",
+    "ImageIOError",
+    "ImageIndexError",
+    "Metadata",
+    "PhysicalSpaceError",
+    "PixelType",
+    "PixelTypeError",
+    "Region",
+    "Tolerance",
+    "__version__",
+    "array_view",
+    "current_tolerance",
+    "from_array",
+    "to_array",
+    "tolerance",
+]
