@@ -246,6 +246,8 @@ class Geometry:
         >>> a.space_differences(a.with_origin((0.5, 0)))[0].split(':')[0]
         'origin (0.0, 0.0) vs (0.5, 0.0) differ by 0.5 > tolerance 1e-06 (x 1 mm spacing)'
         """
+        if self == other:  # the common case, and fast (cached hashes, tuple compares)
+            return []
         coordinate, direction = abs(coordinate), abs(direction)
         if self.dimension != other.dimension:
             return [f"dimension {self.dimension} vs {other.dimension}"]

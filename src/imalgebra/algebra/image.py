@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import operator
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -78,6 +79,7 @@ class Image(Operand):
     components: int
     storage: PixelStorage
     metadata: Metadata = attrs.field(factory=Metadata, converter=_metadata)
+    key: str = attrs.field(init=False, factory=lambda: "image-" + uuid.uuid4().hex)
 
     def __attrs_post_init__(self) -> None:
         check_components(self.pixel_type, self.components)
@@ -378,6 +380,50 @@ class Image(Operand):
         """The pixels of ``region`` (read-only for dense images; decoded for labels)."""
         self.geometry.region.require_contains(region, "region")
         return self.storage.read(region)
+
+    # -- expression leaf protocol ------------------------------------------
+    @property
+    def inputs(self) -> tuple[()]:
+        """An image is a leaf of every expression: it has no inputs."""
+        return ()
+
+    def requested_regions(self, region: Region) -> tuple[()]:
+        return ()
+
+    def compute(self, region: Region) -> np.ndarray:
+        """The pixels of ``region``: how evaluators read a leaf."""
+        return self.storage.read(region)
+
+    def prerequisites(self) -> tuple[()]:
+        return ()
+
+    def evaluate(self, evaluator: Any = None) -> Image:
+        """An image is already evaluated: returns itself."""
+        return self
+
+    def equals(self, other: Any) -> bool:
+        """Value equality: same geometry, pixel type, components, pixels and metadata.
+
+        (``==`` builds a comparison expression; this is the boolean test.)
+
+        >>> a = Image.zeros((2, 2), PixelType.UInt8)
+        >>> a.equals(Image.zeros((2, 2), PixelType.UInt8)), a.equals(a.with_pixel((0, 0), 1))
+        (True, False)
+        """
+        if other is self:
+            return True
+        if not isinstance(other, Image):
+            return False
+        return (
+            self.geometry == other.geometry
+            and self.pixel_type is other.pixel_type
+            and self.components == other.components
+            and self.metadata == other.metadata
+            and bool(np.array_equal(np.asarray(self), np.asarray(other), equal_nan=not self.pixel_type.is_integer))
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.key)
 
     # -- printing ---------------------------------------------------------
     def __repr__(self) -> str:
