@@ -6,12 +6,14 @@
 ((4, 4), '32-bit float')
 """
 
+from imalgebra import io
 from imalgebra.algebra.arrays import array_view, from_array, to_array
 from imalgebra.algebra.geometry import Geometry, Region
 from imalgebra.algebra.image import Image
 from imalgebra.algebra.metadata import Metadata
 from imalgebra.algebra.pixel import PixelType
 from imalgebra.algebra.tolerance import Tolerance, current_tolerance, tolerance
+from imalgebra.evaluate import evaluate
 from imalgebra.errors import (
     EvaluationError,
     GeometryError,
@@ -21,6 +23,7 @@ from imalgebra.errors import (
     PhysicalSpaceError,
     PixelTypeError,
 )
+from imalgebra.io import read, read_info, write
 
 __version__ = "0.1.0"
 
@@ -41,7 +44,12 @@ __all__ = [
     "__version__",
     "array_view",
     "current_tolerance",
+    "evaluate",
     "from_array",
+    "io",
+    "read",
+    "read_info",
     "to_array",
     "tolerance",
+    "write",
 ]
