@@ -1,0 +1,441 @@
+"""The streamed evaluator: region by region, under a memory budget, on worker threads.
+
+``Streamed(memory="128 MiB", workers=2)`` evaluates an expression without
+ever holding more than the budget of working memory: the planner
+(:mod:`.planner`) cuts the output into regions whose working sets (every
+input region, intermediate and output buffer alive at once, times the number
+of workers) fit; each region pulls exactly the input regions that
+``requested_regions`` names, from files opened lazily (``ia.open``), and
+frees every intermediate after its last consumer. Results are bit-identical
+to the in-memory evaluator, whatever the budget and the number of workers:
+every kernel computes any region of its output exactly as that part of the
+whole.
+
+* :meth:`Streamed.write` opens the format's streamed writer and hands it each
+  finished region, in plan order, so the output never sits in memory; a
+  failure, Ctrl-C or kill leaves no partial file under the target name (the
+  writer writes a temporary file and renames it on commit).
+* :meth:`Streamed.evaluate` allocates the output image once and fills it.
+* :meth:`Streamed.reduce` computes one partial per region and combines them
+  in plan order (deterministic).
+* Nodes with prerequisites (``rescale_intensity`` needs the min/max) get them
+  from streamed reductions first, then are bound.
+
+Choosing the next region is single-threaded; computing runs on ``workers``
+threads, each task in its own copy of the caller's ``contextvars`` context
+(tolerances, numpy's ``errstate``). Worker threads finish their regions in
+any order, but results are written in plan order.
+
+Example
+-------
+>>> import numpy as np, imalgebra as ia
+>>> img = ia.from_array(np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+>>> s = Streamed(memory="1 KiB", workers=2, block_bytes=16)
+>>> len(s.plan(img * 2 - 1).regions)       # one row of 4 float32 per region
+6
+>>> s.evaluate(img * 2 - 1).equals((img * 2 - 1).evaluate())   # the eager evaluator's image
+True
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from imalgebra.algebra.expr import Node, is_node
+from imalgebra.algebra.geometry import Region
+from imalgebra.algebra.graph import replace, toposort
+from imalgebra.algebra.image import Image
+from imalgebra.errors import EvaluationError
+from imalgebra.evaluate.planner import DEFAULT_BLOCK_BYTES, Plan, Schedule, format_bytes, parse_memory, plan
+
+__all__ = ["Streamed", "compute_region"]
+
+
+def _describe(node: Node) -> str:
+    from imalgebra.evaluate.eager import describe_node
+
+    return describe_node(node)
+
+
+def _empty(node: Node, region: Region) -> np.ndarray:
+    shape = region.shape + ((node.components,) if node.pixel_type.is_vector else ())
+    return np.empty(shape, dtype=node.pixel_type.dtype)
+
+
+def _part(buffer: np.ndarray, have: Region, want: Region, node: Node) -> np.ndarray:
+    """The ``want`` part of a buffer that holds ``have``."""
+    if want == have:
+        return buffer
+    if want.is_empty():
+        return _empty(node, want)
+    return buffer[want.relative_to(have).slices]
+
+
+def _call(node: Node, region: Region, args: Sequence[np.ndarray]) -> np.ndarray:
+    """``node.compute`` on one region, checked as the eager evaluator checks it."""
+    try:
+        array = node.compute(region, *args)
+    except EvaluationError:
+        raise
+    except Exception as err:
+        msg = f"{_describe(node)} failed on region index={region.index} size={region.size}: {type(err).__name__}: {err}"
+        raise EvaluationError(msg) from err
+    expected = region.shape + ((node.components,) if node.pixel_type.is_vector else ())
+    if not isinstance(array, np.ndarray) or array.dtype != node.pixel_type.dtype or array.shape != expected:
+        got = f"{type(array).__name__} {getattr(array, 'dtype', '')} {getattr(array, 'shape', '')}"
+        msg = (
+            f"{_describe(node)}: its kernel returned {got} for region size {region.size}; expected "
+            f"{node.pixel_type.dtype} of shape {expected} (a bug in that node's compute)"
+        )
+        raise EvaluationError(msg)
+    if array.flags.writeable:
+        array.flags.writeable = False  # kernels must not write into their inputs
+    return array
+
+
+def compute_region(schedule: Schedule, region: Region) -> np.ndarray:
+    """``region`` of the schedule's root: every node computed once over the part that is needed.
+
+    Intermediates are dropped as soon as their last consumer has run.
+
+    >>> import numpy as np, imalgebra as ia
+    >>> img = ia.from_array(np.arange(12, dtype=np.int16).reshape(3, 4))
+    >>> compute_region(Schedule(img), ia.Region(index=(1, 1), size=(2, 2))).tolist()
+    [[5, 6], [9, 10]]
+    """
+    steps = schedule.steps(region)
+    buffers: list[np.ndarray | None] = [None] * len(steps)
+    for k, step in enumerate(steps):
+        node = step.node
+        if step.region.is_empty():
+            array = _empty(node, step.region)
+        else:
+            args = []
+            for i, want in step.inputs:
+                buffer = buffers[i]
+                assert buffer is not None
+                args.append(_part(buffer, steps[i].region, want, steps[i].node))
+            array = _call(node, step.region, args)
+        buffers[k] = array
+        for done in step.release:
+            buffers[done] = None
+    result = buffers[-1]
+    assert result is not None
+    return result
+
+
+class _Cancelled(Exception):
+    """Raised in a worker whose run was stopped by another region's failure."""
+
+
+class _Gate:
+    """Turns for in-order writes, and the first failure of a run."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.turn = 0
+        self.failed = False
+        self.error: BaseException | None = None
+
+    def fail(self, error: BaseException | None) -> None:
+        with self.cond:
+            if error is not None and self.error is None and not isinstance(error, _Cancelled):
+                self.error = error
+            self.failed = True
+            self.cond.notify_all()
+
+    def wait_turn(self, index: int) -> None:
+        with self.cond:
+            while self.turn != index and not self.failed:
+                self.cond.wait()
+            if self.failed:
+                raise _Cancelled
+
+    def advance(self) -> None:
+        with self.cond:
+            self.turn += 1
+            self.cond.notify_all()
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _prerequisites(node: Node) -> tuple[Any, ...]:
+    get = getattr(node, "prerequisites", None)
+    return tuple(get()) if get is not None else ()
+
+
+def _metadata(root: Node) -> Any:
+    return getattr(root, "metadata", None)
+
+
+class Streamed:
+    """Evaluate expressions region by region under a memory budget, on worker threads.
+
+    Parameters
+    ----------
+    memory
+        The working-memory budget: bytes or a string such as ``"64 MiB"``,
+        ``"2 GB"``. It bounds every buffer the evaluation allocates (input
+        regions, intermediates, output regions, whole files of formats
+        without region reads); the output image of :meth:`evaluate` is the
+        result, not working memory, and comes on top.
+    workers
+        Threads computing regions (default: the number of CPUs, at most 8).
+    progress
+        Show a progress bar (tqdm) while regions are computed.
+    block_bytes
+        Preferred size of the largest buffer of a region (cache-sized blocks
+        are what makes fused region-by-region evaluation fast); None makes
+        regions as large as the budget allows.
+
+    Examples
+    --------
+    >>> import numpy as np, imalgebra as ia
+    >>> img = ia.from_array(np.arange(64, dtype=np.float32).reshape(4, 4, 4))
+    >>> s = Streamed(memory="1 MiB", workers=2, block_bytes=64)
+    >>> ia.to_array(s.evaluate(img + 1))[3, 3].tolist()
+    [61.0, 62.0, 63.0, 64.0]
+    >>> len(s.plan(img + 1).regions)    # 4 slabs of one 64-byte plane each
+    4
+    """
+
+    def __init__(
+        self,
+        memory: str | int = "512 MiB",
+        workers: int | None = None,
+        progress: bool = False,
+        *,
+        block_bytes: int | None = DEFAULT_BLOCK_BYTES,
+    ) -> None:
+        self.memory = parse_memory(memory)
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 8)
+        if int(workers) < 1:
+            msg = f"workers must be >= 1, got {workers}"
+            raise ValueError(msg)
+        self.workers = int(workers)
+        self.progress = bool(progress)
+        self.block_bytes = block_bytes
+
+    def __repr__(self) -> str:
+        return f"Streamed(memory={format_bytes(self.memory)!r}, workers={self.workers}, progress={self.progress})"
+
+    # -- public -----------------------------------------------------------
+    def plan(self, expr: Node, *, order: str = "any") -> Plan:
+        """The regions this evaluator would cut ``expr``'s output into (prerequisites bound)."""
+        root = self._bind(_require_node(expr), {})
+        return plan(root, self.memory, slots=self.workers, order=order, block_bytes=self.block_bytes)
+
+    def evaluate(self, expr: Node) -> Image:
+        """``expr`` as an in-memory Image, computed region by region.
+
+        >>> import numpy as np, imalgebra as ia
+        >>> img = ia.from_array(np.arange(6, dtype=np.uint8).reshape(2, 3))
+        >>> Streamed(memory="1 MiB").evaluate(img).equals(img)
+        True
+        """
+        expr = _require_node(expr)
+        if isinstance(expr, Image):
+            return expr
+        root = self._bind(expr, {})
+        if isinstance(root, Image):
+            return root
+        out = np.empty(root.shape, dtype=root.pixel_type.dtype)
+
+        def finish(index: int, region: Region, array: np.ndarray, gate: _Gate) -> None:
+            out[region.slices] = array
+
+        self._run(root, finish, order="any", desc="evaluate")
+        return Image.from_pixels(out, root.geometry, root.pixel_type, copy=False)  # as the eager evaluator
+
+    def reduce(self, reduction: Any) -> Any:
+        """The value of a reduction (statistics...), combining one partial per region in plan order."""
+        return self._reduce(reduction, {})
+
+    def write(self, expr: Node, path: Any, io: Any = None, compress: bool = False) -> None:
+        """Evaluate ``expr`` into the file ``path``, each finished region going straight to disk.
+
+        Formats with a streamed writer (``open_writer``) never hold the whole
+        output; for the others the whole image is evaluated first, which must
+        fit the budget, and then written. Nothing appears under ``path``
+        unless the whole write succeeds.
+        """
+        root = self._bind(_require_node(expr), {})
+        fmt = _writer_io(path, io)
+        if fmt.open_writer is None:
+            self._write_whole(root, fmt, path, compress)
+            return
+        from imalgebra.io.base import ImageInfo
+
+        info = ImageInfo(
+            geometry=root.geometry,
+            pixel_type=root.pixel_type,
+            components=root.components,
+            metadata=_metadata(root),
+            io=fmt.name,
+            path=os.fspath(path),
+        )
+        writer = fmt.open_writer(path, info, compress=compress)
+        try:
+
+            def finish(index: int, region: Region, array: np.ndarray, gate: _Gate) -> None:
+                gate.wait_turn(index)
+                writer.write(region, array)
+                gate.advance()
+
+            self._run(root, finish, order=getattr(writer, "order", "any"), desc=f"write {os.fspath(path)}")
+        except BaseException:
+            writer.abort()
+            raise
+        writer.commit()
+
+    # -- internals --------------------------------------------------------
+    def _write_whole(self, root: Node, fmt: Any, path: Any, compress: bool) -> None:
+        nbytes = int(np.prod(root.shape, dtype=np.int64)) * root.pixel_type.dtype.itemsize
+        spare = self.memory - nbytes
+        if spare <= 0 or fmt.write is None:
+            why = (
+                "it has no writer"
+                if fmt.write is None
+                else f"the whole image ({format_bytes(nbytes)}) does not fit memory={format_bytes(self.memory)}"
+            )
+            msg = (
+                f"cannot write {os.fspath(path)}: {fmt.name} has no streamed writer, so the image must be evaluated "
+                f"whole first, but {why}; raise memory or write to a format with streamed writes "
+                "(.mha, .nrrd, .nii)"
+            )
+            raise EvaluationError(msg)
+        inner = Streamed(memory=spare, workers=self.workers, progress=self.progress, block_bytes=self.block_bytes)
+        image = inner.evaluate(root)
+        fmt.write(path, image, compress=compress)
+
+    def _bind(self, expr: Node, values: dict[str, Any]) -> Node:
+        """``expr`` with every node's prerequisites reduced (streamed) and bound."""
+        if not any(_prerequisites(n) for n in toposort(expr)):
+            return expr
+
+        def swap(node: Node) -> Node | None:
+            wanted = _prerequisites(node)
+            if not wanted:
+                return None
+            got = []
+            for reduction in wanted:
+                if reduction.key not in values:
+                    values[reduction.key] = self._reduce(reduction, values)
+                got.append(values[reduction.key])
+            return node.bind(got)
+
+        return replace(expr, swap)
+
+    def _reduce(self, reduction: Any, values: dict[str, Any]) -> Any:
+        inputs = tuple(reduction.inputs)
+        if len(inputs) != 1:
+            msg = f"{_describe(reduction)} has {len(inputs)} inputs; reductions take one image expression"
+            raise EvaluationError(msg)
+        root = self._bind(_require_node(inputs[0]), values)
+
+        def finish(index: int, region: Region, array: np.ndarray, gate: _Gate) -> Any:
+            return reduction.partial(region, array)
+
+        partials = self._run(root, finish, order="any", desc=getattr(reduction, "op_name", "reduce"))
+        return reduction.finalize(reduction.combine(partials))
+
+    def _run(self, root: Node, finish: Callable[..., Any], *, order: str, desc: str) -> list[Any]:
+        """Compute every region of ``root`` and hand it to ``finish`` (in a worker); results in plan order."""
+        schedule = Schedule(root)
+        regions = plan(
+            root, self.memory, slots=self.workers, order=order, block_bytes=self.block_bytes, schedule=schedule
+        ).regions
+        gate = _Gate()
+
+        def task(index: int, region: Region) -> Any:
+            if gate.failed:
+                raise _Cancelled
+            try:
+                return finish(index, region, compute_region(schedule, region), gate)
+            except BaseException as err:
+                gate.fail(err)
+                raise
+
+        bar = self._bar(len(regions), desc)
+        results: list[Any] = [None] * len(regions)
+        try:
+            if self.workers == 1 or len(regions) == 1:
+                for index, region in enumerate(regions):
+                    results[index] = task(index, region)
+                    bar.update(1)
+            else:
+                self._run_threads(regions, task, results, bar, gate)
+        except _Cancelled:
+            assert gate.error is not None
+            raise gate.error from None
+        finally:
+            bar.close()
+        return results
+
+    def _run_threads(
+        self, regions: Sequence[Region], task: Callable[..., Any], results: list[Any], bar: Any, gate: _Gate
+    ) -> None:
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="imalgebra-streamed")
+        pending: deque[tuple[int, Future[Any]]] = deque()
+        window = 2 * self.workers  # queued tasks hold no buffers; this only bounds bookkeeping
+
+        def collect() -> None:
+            index, future = pending.popleft()
+            results[index] = future.result()
+            bar.update(1)
+
+        try:
+            for index, region in enumerate(regions):
+                context = contextvars.copy_context()  # one fresh copy per task: a context runs one task at a time
+                pending.append((index, pool.submit(context.run, task, index, region)))
+                while len(pending) >= window:
+                    collect()
+            while pending:
+                collect()
+        except BaseException as err:
+            gate.fail(err)
+            for _, future in pending:
+                future.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _bar(self, total: int, desc: str) -> Any:
+        if not self.progress:
+            return _NoBar()
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit="region", leave=False)
+
+
+def _require_node(expr: Any) -> Node:
+    if not is_node(expr):
+        msg = f"Streamed evaluates image expressions, images and opened files, got {type(expr).__name__}"
+        raise TypeError(msg)
+    return expr
+
+
+def _writer_io(path: Any, io: Any) -> Any:
+    """The image IO that writes ``path`` (``io``: a FormatIO, a name, or None to choose by extension)."""
+    from imalgebra.io.base import FormatIO
+
+    if isinstance(io, FormatIO):
+        return io
+    from imalgebra.io import registry
+
+    return registry.writer_for(path, io)
