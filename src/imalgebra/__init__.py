@@ -14,7 +14,6 @@ from imalgebra.algebra.metadata import Metadata
 from imalgebra.algebra.pixel import PixelType
 from imalgebra.algebra.tolerance import Tolerance, current_tolerance, tolerance
 from imalgebra.evaluate import evaluate
-from imalgebra.evaluate import evaluate
 from imalgebra.errors import (
     EvaluationError,
     GeometryError,
@@ -45,7 +44,6 @@ __all__ = [
     "__version__",
     "array_view",
     "current_tolerance",
-    "evaluate",
     "evaluate",
     "from_array",
     "io",
