@@ -13,7 +13,6 @@ from imalgebra.algebra.image import Image
 from imalgebra.algebra.metadata import Metadata
 from imalgebra.algebra.pixel import PixelType
 from imalgebra.algebra.tolerance import Tolerance, current_tolerance, tolerance
-from imalgebra.evaluate import evaluate
 from imalgebra.errors import (
     EvaluationError,
     GeometryError,
@@ -23,7 +22,10 @@ from imalgebra.errors import (
     PhysicalSpaceError,
     PixelTypeError,
 )
+from imalgebra.evaluate import evaluate
+from imalgebra.evaluate.streamed import Streamed
 from imalgebra.io import read, read_info, write
+from imalgebra.io.lazy import open  # ia.open: a lazy file leaf (shadows the builtin only as ia.open)
 
 __version__ = "0.1.0"
 
@@ -40,6 +42,7 @@ __all__ = [
     "PixelType",
     "PixelTypeError",
     "Region",
+    "Streamed",
     "Tolerance",
     "__version__",
     "array_view",
@@ -47,6 +50,7 @@ __all__ = [
     "evaluate",
     "from_array",
     "io",
+    "open",
     "read",
     "read_info",
     "to_array",

@@ -44,8 +44,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,6 +54,9 @@ from imalgebra.algebra.graph import replace, toposort
 from imalgebra.algebra.image import Image
 from imalgebra.errors import EvaluationError
 from imalgebra.evaluate.planner import DEFAULT_BLOCK_BYTES, Plan, Schedule, format_bytes, parse_memory, plan
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["Streamed", "compute_region"]
 
@@ -266,18 +268,31 @@ class Streamed:
         """The value of a reduction (statistics...), combining one partial per region in plan order."""
         return self._reduce(reduction, {})
 
-    def write(self, expr: Node, path: Any, io: Any = None, compress: bool = False) -> None:
+    def write(self, expr: Node, path: Any, io: Any = None, compress: bool | int = False) -> None:
         """Evaluate ``expr`` into the file ``path``, each finished region going straight to disk.
 
-        Formats with a streamed writer (``open_writer``) never hold the whole
-        output; for the others the whole image is evaluated first, which must
-        fit the budget, and then written. Nothing appears under ``path``
-        unless the whole write succeeds.
+        Formats with a streamed writer (``open_writer``: MetaImage, NRRD,
+        NIfTI, TIFF...) never hold the whole output; for the others (and for
+        a list of paths, one file per slice) the whole image is evaluated
+        first, which must fit the budget, then written. Nothing appears under
+        ``path`` unless the whole write succeeds. ``ia.write(expr, path,
+        evaluator=Streamed(...))`` calls this.
+
+        >>> import numpy as np, os, tempfile, imalgebra as ia
+        >>> img = ia.from_array(np.arange(60, dtype=np.float32).reshape(3, 4, 5))
+        >>> path = os.path.join(tempfile.mkdtemp(), "twice.mha")
+        >>> Streamed(memory="4 KiB", workers=2).write(img * 2, path)
+        >>> ia.read(path).equals(ia.evaluate(img * 2))
+        True
         """
         root = self._bind(_require_node(expr), {})
+        if isinstance(path, (list, tuple)):
+            self._write_whole(root, None, path, compress, io)
+            return
         fmt = _writer_io(path, io)
+        _check_capabilities(fmt, root, path)
         if fmt.open_writer is None:
-            self._write_whole(root, fmt, path, compress)
+            self._write_whole(root, fmt, path, compress, io)
             return
         from imalgebra.io.base import ImageInfo
 
@@ -304,24 +319,24 @@ class Streamed:
         writer.commit()
 
     # -- internals --------------------------------------------------------
-    def _write_whole(self, root: Node, fmt: Any, path: Any, compress: bool) -> None:
+    def _write_whole(self, root: Node, fmt: Any, path: Any, compress: bool | int, io: Any) -> None:
+        """Evaluate whole (it must fit the budget), then write with ``ia.write``."""
         nbytes = int(np.prod(root.shape, dtype=np.int64)) * root.pixel_type.dtype.itemsize
         spare = self.memory - nbytes
-        if spare <= 0 or fmt.write is None:
-            why = (
-                "it has no writer"
-                if fmt.write is None
-                else f"the whole image ({format_bytes(nbytes)}) does not fit memory={format_bytes(self.memory)}"
+        if spare <= 0:
+            what = (
+                f"{fmt.name} has no streamed writer" if fmt is not None else "a list of files is written slice by slice"
             )
             msg = (
-                f"cannot write {os.fspath(path)}: {fmt.name} has no streamed writer, so the image must be evaluated "
-                f"whole first, but {why}; raise memory or write to a format with streamed writes "
-                "(.mha, .nrrd, .nii)"
+                f"cannot write {_shown(path)}: {what}, so the image must be evaluated whole first, but the whole "
+                f"image ({format_bytes(nbytes)}) does not fit memory={format_bytes(self.memory)}; raise memory or "
+                "write to a format with streamed writes (.mha, .nrrd, .nii, .tif)"
             )
             raise EvaluationError(msg)
+        from imalgebra.io.registry import write
+
         inner = Streamed(memory=spare, workers=self.workers, progress=self.progress, block_bytes=self.block_bytes)
-        image = inner.evaluate(root)
-        fmt.write(path, image, compress=compress)
+        write(inner.evaluate(root), path, io=io, compress=compress)
 
     def _bind(self, expr: Node, values: dict[str, Any]) -> Node:
         """``expr`` with every node's prerequisites reduced (streamed) and bound."""
@@ -390,6 +405,8 @@ class Streamed:
     def _run_threads(
         self, regions: Sequence[Region], task: Callable[..., Any], results: list[Any], bar: Any, gate: _Gate
     ) -> None:
+        from concurrent.futures import ThreadPoolExecutor  # imported here: `import imalgebra` stays light
+
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="imalgebra-streamed")
         pending: deque[tuple[int, Future[Any]]] = deque()
         window = 2 * self.workers  # queued tasks hold no buffers; this only bounds bookkeeping
@@ -428,6 +445,32 @@ def _require_node(expr: Any) -> Node:
         msg = f"Streamed evaluates image expressions, images and opened files, got {type(expr).__name__}"
         raise TypeError(msg)
     return expr
+
+
+def _shown(path: Any) -> str:
+    if isinstance(path, (list, tuple)):
+        return f"{len(path)} files ({os.fspath(path[0])}...)" if path else "an empty list of files"
+    return os.fspath(path)
+
+
+def _check_capabilities(fmt: Any, root: Node, path: Any) -> None:
+    """Refuse, before anything is computed, what the format cannot store (as ``ia.write`` does)."""
+    from imalgebra.errors import ImageIOError
+
+    caps = fmt.capabilities
+    if caps.pixel_types is not None and root.pixel_type not in caps.pixel_types:
+        names = ", ".join(sorted(p.name for p in caps.pixel_types))
+        msg = (
+            f"cannot write {os.fspath(path)}: {fmt.name} cannot store {root.pixel_type.name} pixels; it stores "
+            f"{names} (cast first with ia.cast, or choose another format such as .mha or .nrrd)"
+        )
+        raise ImageIOError(msg)
+    if root.geometry.dimension not in caps.dimensions:
+        msg = (
+            f"cannot write {os.fspath(path)}: {fmt.name} stores {'/'.join(map(str, caps.dimensions))}D images, "
+            f"not {root.geometry.dimension}D"
+        )
+        raise ImageIOError(msg)
 
 
 def _writer_io(path: Any, io: Any) -> Any:

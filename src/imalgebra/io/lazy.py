@@ -20,9 +20,15 @@ file changed on disk gives a new key.
 Example
 -------
 >>> import numpy as np, tempfile, os, imalgebra as ia
->>> from imalgebra.io.lazy import FileLeaf
->>> FileLeaf.__name__
-'FileLeaf'
+>>> path = os.path.join(tempfile.mkdtemp(), "a.mha")
+>>> ia.write(ia.from_array(np.arange(12, dtype=np.int16).reshape(3, 4)), path)
+>>> leaf = ia.open(path)                      # the header only
+>>> leaf.size, leaf.pixel_type.name, leaf.io.name
+((4, 3), 'Int16', 'MetaImageIO')
+>>> leaf.compute(ia.Region(index=(1, 2), size=(2, 1))).tolist()   # just that region's bytes
+[[9, 10]]
+>>> ia.to_array(ia.evaluate(leaf * 2))[1].tolist()
+[8, 10, 12, 14]
 """
 
 from __future__ import annotations
@@ -156,10 +162,7 @@ class FileLeaf(Operand):
     def compute(self, region: Region) -> np.ndarray:
         """The pixels of ``region`` (read-only), read from the file."""
         self.geometry.region.require_contains(region, f"region of {self.path}")
-        if self.region_read:
-            array = self.io.read_region(self.path, self.info, region)
-        else:
-            array = self._read_whole()[region.slices]
+        array = self._read(region) if self.region_read else self._read_whole()[region.slices]
         if array.flags.writeable:
             array.flags.writeable = False
         return array
@@ -171,9 +174,29 @@ class FileLeaf(Operand):
             with cache.lock:  # compute once: a second thread waits for the first read
                 array = cache.array
                 if array is None:
-                    array = self.io.read_region(self.path, self.info, self.geometry.region)
+                    array = self._read(self.geometry.region)
                     array.flags.writeable = False
                     cache.array = array
+        return array
+
+    def _read(self, region: Region) -> np.ndarray:
+        try:
+            array = self.io.read_region(self.path, self.info, region)
+        except (ImageIOError, MemoryError):
+            raise
+        except Exception as err:
+            msg = (
+                f"{self.path}: {self.io.name} cannot read region index={region.index} size={region.size}: "
+                f"{type(err).__name__}: {err}"
+            )
+            raise ImageIOError(msg) from err
+        expected = region.shape + self.info.shape[self.dimension :]
+        if isinstance(array, np.ndarray) and array.dtype != self.dtype and array.dtype == self.dtype.newbyteorder():
+            array = array.astype(self.dtype)  # swapped bytes: native order, as every kernel expects
+        if not isinstance(array, np.ndarray) or array.shape != expected or array.dtype != self.dtype:
+            got = f"{type(array).__name__} {getattr(array, 'dtype', '')} {getattr(array, 'shape', '')}"
+            msg = f"{self.path}: {self.io.name} returned {got} for region size {region.size}; expected {expected}"
+            raise ImageIOError(msg)
         return array
 
     def region_nbytes(self, region: Region) -> int:
@@ -213,14 +236,6 @@ class FileLeaf(Operand):
         return f"<FileLeaf {self.pixel_type.name} size={g.size}{comps} {self.io.name}: {self.path}>"
 
 
-def _resolve_io(path: str, io: FormatIO | str | None) -> FormatIO:
-    if isinstance(io, FormatIO):
-        return io
-    from imalgebra.io import registry
-
-    return registry.reader_for(path, io)
-
-
 def open(path: str | os.PathLike[str], io: FormatIO | str | None = None) -> FileLeaf:  # shadows open() only as ia.open
     """A lazy leaf for the image in ``path``: only the header is read now.
 
@@ -241,17 +256,27 @@ def open(path: str | os.PathLike[str], io: FormatIO | str | None = None) -> File
 
     Examples
     --------
-    >>> import numpy as np, tempfile, os, imalgebra as ia   # doctest: +SKIP
-    >>> path = os.path.join(tempfile.mkdtemp(), "a.mha")     # doctest: +SKIP
-    >>> ia.write(ia.from_array(np.arange(12, dtype=np.int16).reshape(3, 4)), path)  # doctest: +SKIP
-    >>> leaf = ia.open(path)                                 # doctest: +SKIP
-    >>> leaf.size, ia.to_array(ia.evaluate(leaf[1:3, 0])).tolist()   # doctest: +SKIP
-    ((4, 3), [1, 2])
+    >>> import numpy as np, tempfile, os, imalgebra as ia
+    >>> folder = tempfile.mkdtemp()
+    >>> a, b = os.path.join(folder, "a.mha"), os.path.join(folder, "b.nrrd")
+    >>> ia.write(ia.from_array(np.full((8, 8, 8), 3, np.float32)), a)
+    >>> ia.write(ia.from_array(np.ones((8, 8, 8), np.float32)), b)
+    >>> diff = os.path.join(folder, "diff.mha")
+    >>> ia.write(ia.open(a) - ia.open(b), diff, evaluator=ia.Streamed(memory="8 KiB"))
+    >>> ia.read(diff)[7, 7, 7]
+    2.0
     """
+    from imalgebra.io import registry
+
     resolved = str(Path(os.fspath(path)).resolve())
-    fmt = _resolve_io(resolved, io)
-    key = _file_key(resolved, fmt)  # before the header: a missing file is an ImageIOError naming it
-    info = fmt.read_info(resolved)
+    if isinstance(io, FormatIO):
+        fmt = io
+        key = _file_key(resolved, fmt)  # before the header: a missing file is an ImageIOError naming it
+        info = fmt.read_info(resolved)
+    else:
+        info = registry.read_info(resolved, io=io)  # content, then extension, with the registry's errors
+        fmt = registry.get(io if io is not None else info.io or registry.reader_for(resolved, io).name)
+        key = _file_key(resolved, fmt)
     if not isinstance(info, ImageInfo):  # pragma: no cover - a broken format module
         msg = f"{resolved}: {fmt.name}.read_info returned {type(info).__name__}, not an ImageInfo"
         raise ImageIOError(msg)
