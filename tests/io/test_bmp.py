@@ -195,3 +195,29 @@ def test_sniff(testdata):
     assert bmp.sniff((testdata / "bmp/pillow_bmpsuite_pal8os2.bmp").read_bytes()[:64])
     assert not bmp.sniff(b"BMxxxxxxxxxxxxxxxxxxxxxxxxxx")
     assert bmp.IO.claims("A.BMP")
+
+
+# -- through the registry (ia.read / ia.write) --------------------------------------
+
+
+@pytest.mark.sitk
+@pytest.mark.parametrize("name", SITK_READS)
+def test_ia_read_matches_simpleitk(testdata, sitk, name):
+    path = testdata / "bmp" / name
+    image = ia.read(path)
+    ref = sitk.ReadImage(str(path))
+    assert (image.pixel_type.id, image.components, image.size) == (
+        ref.GetPixelID(),
+        ref.GetNumberOfComponentsPerPixel(),
+        ref.GetSize(),
+    )
+    assert (image.spacing, image.origin, image.direction) == (ref.GetSpacing(), ref.GetOrigin(), ref.GetDirection())
+    np.testing.assert_array_equal(np.asarray(image), sitk.GetArrayFromImage(ref))
+
+
+def test_ia_write_uint8_reads_back_as_rgb_like_simpleitk(tmp_path):
+    image = ia.from_array(np.arange(12, dtype=np.uint8).reshape(3, 4))
+    ia.write(image, tmp_path / "g.bmp")
+    back = ia.read(tmp_path / "g.bmp")
+    assert (back.pixel_type, back.components) == (ia.PixelType.VectorUInt8, 3)
+    assert ia.read(tmp_path / "g.bmp", pixel_type=ia.PixelType.UInt8).pixel_type == ia.PixelType.UInt8

@@ -392,3 +392,44 @@ def test_sniff():
     assert not png.sniff(b"\xff\xd8\xff\xe0")
     assert not png.sniff(b"")
     assert png.IO.name == "PNGImageIO" and png.IO.claims("A.PNG")
+
+
+# -- through the registry (ia.read / ia.write) --------------------------------------
+
+
+@pytest.mark.sitk
+@pytest.mark.parametrize("name", PNG_FILES)
+def test_ia_read_matches_simpleitk(testdata, sitk, name):
+    path = testdata / name
+    image = ia.read(path)
+    ref = sitk.ReadImage(str(path))
+    assert (image.pixel_type.id, image.components, image.size) == (
+        ref.GetPixelID(),
+        ref.GetNumberOfComponentsPerPixel(),
+        ref.GetSize(),
+    )
+    assert (image.spacing, image.origin, image.direction) == (ref.GetSpacing(), ref.GetOrigin(), ref.GetDirection())
+    np.testing.assert_array_equal(np.asarray(image), sitk.GetArrayFromImage(ref))
+
+
+def test_ia_write_and_read_a_slice_stack(tmp_path):
+    vol = ia.from_array(np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5) * 1000)
+    names = [tmp_path / f"slice{k}.png" for k in range(3)]
+    ia.write(vol, names)
+    back = ia.read(names)
+    assert (back.pixel_type, back.size) == (ia.PixelType.UInt16, (5, 4, 3))
+    np.testing.assert_array_equal(np.asarray(back), np.asarray(vol))
+
+
+def test_png_content_with_a_jpg_name_reads_as_png(tmp_path, testdata):
+    path = tmp_path / "really_a_png.jpg"
+    path.write_bytes((testdata / "png/skimage_camera.png").read_bytes())
+    assert ia.read_info(path).io == "PNGImageIO"
+    with pytest.raises(ia.ImageIOError, match="JPEGImageIO"):
+        ia.read(path, io="JPEGImageIO")
+
+
+def test_ia_write_refuses_what_png_cannot_hold(tmp_path):
+    with pytest.raises(ia.ImageIOError, match="Float32"):
+        ia.write(ia.Image.zeros((4, 4), ia.PixelType.Float32), tmp_path / "f.png")
+    assert list(tmp_path.iterdir()) == []

@@ -396,3 +396,33 @@ def test_sniff():
     assert tiff.sniff(b"II*\0") and tiff.sniff(b"MM\0*") and tiff.sniff(b"II+\0")
     assert not tiff.sniff(b"BM") and not tiff.sniff(b"")
     assert tiff.IO.claims("stack.TIFF") and tiff.IO.capabilities.streamed_write
+
+
+# -- through the registry (ia.read / ia.write) --------------------------------------
+
+
+@pytest.mark.sitk
+@pytest.mark.parametrize("name", SITK_SAME)
+def test_ia_read_matches_simpleitk(testdata, sitk, name):
+    path = testdata / "tiff" / name
+    image = ia.read(path)
+    ref = sitk.ReadImage(str(path))
+    assert (image.pixel_type.id, image.components, image.size) == (
+        ref.GetPixelID(),
+        ref.GetNumberOfComponentsPerPixel(),
+        ref.GetSize(),
+    )
+    np.testing.assert_allclose(image.spacing, ref.GetSpacing(), rtol=1e-6)
+    assert (image.origin, image.direction) == (ref.GetOrigin(), ref.GetDirection())
+    np.testing.assert_array_equal(np.asarray(image), sitk.GetArrayFromImage(ref))
+
+
+def test_ia_write_read_and_region_read(tmp_path):
+    vol = ia.from_array(np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)).with_spacing((0.5, 0.25, 3.0))
+    path = tmp_path / "v.tiff"
+    ia.write(vol, path)
+    back = ia.read(path)
+    assert back.size == vol.size and back.spacing == pytest.approx((0.5, 0.25, 1.0))
+    part = ia.read(path, index=(1, 2, 3), size=(2, 2, 1))
+    np.testing.assert_array_equal(np.asarray(part), np.asarray(vol)[3:4, 2:4, 1:3])
+    assert ia.io.get("TIFFImageIO").capabilities.region_read

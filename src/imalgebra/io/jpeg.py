@@ -63,7 +63,7 @@ NAME = "JPEGImageIO"
 EXTENSIONS = (".jpg", ".jpeg")
 QUALITY = 95
 PathType = str | os.PathLike[str]
-_FORMATS = ("JPEG", "MPO")
+_FORMATS = ("JPEG",)  # JPEG's factory also opens MPO files (their first frame)
 _COMPONENTS = {"L": 1, "RGB": 3, "YCbCr": 3, "CMYK": 3}
 
 
