@@ -154,23 +154,6 @@ def _unary(name: str) -> Any:
     return method
 
 
-def _plain_text(value: Any) -> str:
-    """A readable form of an expression for messages (the text module gives the parseable one)."""
-    if not hasattr(value, "op_name"):
-        return str(value) if hasattr(value, "kernel_value") else repr(value)
-    symbol = getattr(value, "symbol", "")
-    operands = getattr(value, "operands", None)
-    if operands is None:
-        operands = tuple(getattr(value, "inputs", ()))
-    if symbol and len(operands) == 2:
-        return f"({_plain_text(operands[0])} {symbol} {_plain_text(operands[1])})"
-    if symbol and len(operands) == 1:
-        return f"{symbol}{_plain_text(operands[0])}"
-    params = {k: v for k, v in getattr(value, "params", {}).items() if k not in ("tolerance", "left", "right")}
-    parts = [_plain_text(o) for o in operands] + [f"{k}={v!r}" for k, v in params.items()]
-    return f"{value.op_name}({', '.join(parts)})"
-
-
 class Operand:
     """Mixin for values that build expressions when used with operators."""
 
@@ -218,14 +201,6 @@ class Operand:
             "image expressions; use .equals() for structural equality or ia.statistics(...)"
         )
         raise TypeError(msg)
-
-    def __str__(self) -> str:
-        """The text form: ``imalgebra.algebra.text.to_text`` when available, else a plain rendering."""
-        try:
-            from imalgebra.algebra.text import to_text  # type: ignore[attr-defined]
-        except ImportError:
-            return _plain_text(self)
-        return to_text(self)
 
     def __getitem__(self, key: Any) -> Any:
         """``expr[x, y, z]`` computes just that pixel; slices give a slicing expression."""

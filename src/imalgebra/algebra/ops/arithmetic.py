@@ -86,6 +86,7 @@ class Binary(Expr):
     symbol: ClassVar[str] = ""
     voxelwise: ClassVar[bool] = True
     ufunc: ClassVar[Any] = None
+    operand_fields: ClassVar[tuple[str, ...]] = ("left", "right")  # fields that hold images or constants
 
     left: Node | Constant = attrs.field(kw_only=True)
     right: Node | Constant = attrs.field(kw_only=True)
