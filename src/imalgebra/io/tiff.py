@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import threading
 from fractions import Fraction
 from typing import Any
@@ -131,14 +132,110 @@ def _error(path: PathType, err: BaseException) -> ImageIOError:
     return ImageIOError(f"{path}: corrupt or unsupported TIFF ({text})")
 
 
-def _pages(path: PathType, tif: Any) -> list[Any]:
-    try:
-        pages = [p for p in tif.pages if not (int(getattr(p, "subfiletype", 0)) & 0b101)]
-    except Exception as err:
-        raise _error(path, err) from err
-    if not pages:
+@attrs.frozen
+class _Ifd:
+    """What one IFD says about its page, read straight from the file (fast: no tifffile page object)."""
+
+    index: int
+    subfile: int
+    width: int
+    length: int
+    samples: int
+    bits: int
+    sampleformat: int
+    photometric: int
+    compression: int
+    planar: int
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        return (self.width, self.length, self.samples, self.bits, self.sampleformat, self.photometric, self.planar)
+
+    def describe(self) -> str:
+        return f"{self.width} x {self.length}, {self.samples} samples of {self.bits} bits"
+
+
+_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 6: 1, 7: 1, 8: 2, 9: 4, 11: 4, 12: 8, 16: 8, 17: 8, 18: 8}
+_WANTED = {254: "subfile", 256: "width", 257: "length", 258: "bits", 259: "compression", 262: "photometric"}
+_WANTED |= {277: "samples", 284: "planar", 339: "sampleformat"}
+
+
+def _scan_ifds(path: PathType) -> list[_Ifd]:
+    """Walk the IFD chain reading the few tags that tell pages apart (classic TIFF and BigTIFF)."""
+    size = file_size(path, "TIFF")
+    with open(path, "rb", buffering=0) as f:
+        head = f.read(16)
+        if head[:4] not in _MAGIC:
+            msg = f"{path}: not a TIFF file (no II*/MM* signature)"
+            raise ImageIOError(msg)
+        bo = "<" if head[:2] == b"II" else ">"
+        big = head[2:4] in (b"+\0", b"\0+")
+        count_fmt, entry, value_fmt, inline = ("Q", 20, "Q", 8) if big else ("H", 12, "I", 4)
+        if len(head) < (16 if big else 8):
+            msg = f"{path}: truncated TIFF header"
+            raise ImageIOError(msg)
+        offset = struct.unpack_from(bo + value_fmt, head, 8 if big else 4)[0]
+        ifds: list[_Ifd] = []
+        seen: set[int] = set()
+        while offset:
+            if offset in seen or offset + 2 > size:
+                where = "a loop" if offset in seen else "past the end of the file"
+                msg = f"{path}: corrupt TIFF: IFD {len(ifds)} at byte {offset} is {where}"
+                raise ImageIOError(msg)
+            seen.add(offset)
+            f.seek(offset)
+            count_size = struct.calcsize(count_fmt)
+            chunk = f.read(count_size + 40 * entry + 8)  # most IFDs fit: one read
+            n = struct.unpack_from(bo + count_fmt, chunk)[0] if len(chunk) >= count_size else 0
+            need = count_size + n * entry + struct.calcsize(value_fmt)
+            if len(chunk) < need:
+                chunk += f.read(need - len(chunk))
+            body = chunk[count_size:need]
+            if n == 0 or len(chunk) < need:
+                msg = f"{path}: truncated or corrupt TIFF: IFD {len(ifds)} at byte {offset} holds {n} entries"
+                raise ImageIOError(msg)
+            values = {"subfile": 0, "samples": 1, "bits": 1, "sampleformat": 1, "photometric": -1}
+            values |= {"compression": 1, "planar": 1, "width": 0, "length": 0}
+            for k in range(n):
+                tag, kind = struct.unpack_from(bo + "HH", body, k * entry)
+                name = _WANTED.get(tag)
+                if name is None or kind not in (3, 4, 16):
+                    continue
+                count = struct.unpack_from(bo + count_fmt.replace("H", "I"), body, k * entry + 4)[0]
+                item = _TYPE_SIZES[kind]
+                fmt = bo + {3: "H", 4: "I", 16: "Q"}[kind]
+                where = k * entry + (12 if big else 8)
+                if count * item <= inline:
+                    values[name] = struct.unpack_from(fmt, body, where)[0]
+                else:  # the first of several values, stored elsewhere
+                    pos = struct.unpack_from(bo + value_fmt, body, where)[0]
+                    f.seek(pos)
+                    first = f.read(item)
+                    if len(first) == item:
+                        values[name] = struct.unpack(fmt, first)[0]
+            ifds.append(_Ifd(index=len(ifds), **values))
+            offset = struct.unpack_from(bo + value_fmt, body, n * entry)[0]
+    if not ifds:
         msg = f"{path}: the TIFF file holds no image page"
         raise ImageIOError(msg)
+    return ifds
+
+
+def _stack(path: PathType) -> list[_Ifd]:
+    """The image pages (reduced-resolution and mask pages skipped, as ITK does), checked to be one shape."""
+    pages = [ifd for ifd in _scan_ifds(path) if not ifd.subfile & 0b101]
+    if not pages:
+        msg = f"{path}: the TIFF file holds only reduced-resolution or mask pages"
+        raise ImageIOError(msg)
+    first = pages[0]
+    for k, other in enumerate(pages[1:], start=1):
+        if other.key != first.key:
+            msg = (
+                f"{path}: page {k} ({other.describe()}) differs from page 0 ({first.describe()}); a TIFF stack "
+                "needs pages of one shape and type (SimpleITK reads such pages into page 0's size; read single "
+                "pages with tifffile)"
+            )
+            raise ImageIOError(msg)
     return pages
 
 
@@ -212,35 +309,29 @@ def read_info(path: PathType) -> ImageInfo:
     >>> read_info(p).pixel_type.name, read_info(p).components
     ('VectorUInt16', 3)
     """
+    pages = _stack(path)
     with _open(path) as tif:
-        pages = _pages(path, tif)
-        layout = _check_stack(path, pages)
+        page = _page(path, tif, pages[0].index)
+        layout = _layout(path, page)
         size: tuple[int, ...] = (layout.width, layout.height)
-        spacing: tuple[float, ...] = _spacing(pages[0])
+        spacing: tuple[float, ...] = _spacing(page)
         if len(pages) > 1:
             size, spacing = (*size, len(pages)), (*spacing, 1.0)
         return ImageInfo(
             geometry=Geometry(size=size, spacing=spacing),
             pixel_type=_pixel_type(layout),
             components=layout.components,
-            metadata=_metadata(pages[0]),
+            metadata=_metadata(page),
             io=NAME,
             path=str(path),
         )
 
 
-def _check_stack(path: PathType, pages: list[Any]) -> _Layout:
-    first = _layout(path, pages[0])
-    for k, page in enumerate(pages[1:], start=1):
-        other = _layout(path, page)
-        if attrs.evolve(other, colormap=None) != attrs.evolve(first, colormap=None):
-            msg = (
-                f"{path}: page {k} ({other.width} x {other.height}, {other.samples} samples of {other.dtype}) "
-                f"differs from page 0 ({first.width} x {first.height}, {first.samples} samples of {first.dtype}); "
-                "a TIFF stack needs pages of one shape and type (read single pages with tifffile)"
-            )
-            raise ImageIOError(msg)
-    return first
+def _page(path: PathType, tif: Any, index: int) -> Any:
+    try:
+        return tif.pages[index]
+    except Exception as err:
+        raise _error(path, err) from err
 
 
 def read_region(path: PathType, info: ImageInfo, region: Region) -> np.ndarray:
@@ -256,29 +347,38 @@ def read_region(path: PathType, info: ImageInfo, region: Region) -> np.ndarray:
     z0, nz = (index[2], size[2]) if len(index) > 2 else (0, 1)
     x0, y0 = index[0], index[1]
     x1, y1 = x0 + size[0], y0 + size[1]
+    pages = _stack(path)
     with _open(path) as tif:
-        pages = _pages(path, tif)
-        layout = _layout(path, pages[0])
+        key = _page(path, tif, pages[0].index)
+        layout = _layout(path, key)
         expected = (len(pages), layout.height, layout.width, layout.components)
         have = (info.size[2] if info.dimension > 2 else 1, info.size[1], info.size[0], info.components)
         if expected != have:
             msg = f"{path}: the file changed since its header was read"
             raise ImageIOError(msg)
         out = np.empty((nz, y1 - y0, x1 - x0, layout.components), dtype=layout.dtype)
+        try:
+            tif.pages.set_keyframe(pages[0].index)
+            tif.pages.useframes = True  # the other pages as light frames: offsets only, layout from the key page
+        except Exception as err:
+            raise _error(path, err) from err
         for k in range(nz):
-            out[k] = _page_region(path, tif, pages[z0 + k], layout, y0, y1, x0, x1)
+            index = pages[z0 + k].index
+            frame = key if index == key.index else _page(path, tif, index)
+            out[k] = _page_region(path, tif, frame, key, layout, y0, y1, x0, x1)
     if info.dimension == 2:
         out = out[0]
     return out if info.pixel_type.is_vector else out[..., 0]
 
 
-def _page_region(path: PathType, tif: Any, page: Any, layout: _Layout, y0: int, y1: int, x0: int, x1: int) -> Any:
-    """[rows, cols, components] of one page."""
+def _page_region(
+    path: PathType, tif: Any, frame: Any, key: Any, layout: _Layout, y0: int, y1: int, x0: int, x1: int
+) -> Any:
+    """[rows, cols, components] of one page (``frame``: its offsets; ``key``: the layout of every page)."""
     try:
-        samples = _rows_direct(tif, page, y0, y1)
+        samples = _rows_direct(path, tif, frame, key, y0, y1)
         if samples is None:
-            data = page.asarray()
-            samples = _to_hwc(page, data)[y0:y1]
+            samples = _to_hwc(key, frame.asarray())[y0:y1]
     except ImageIOError:
         raise
     except Exception as err:
@@ -297,24 +397,27 @@ def _to_hwc(page: Any, data: np.ndarray) -> np.ndarray:
     return np.moveaxis(data, 0, -2).reshape(height, width, separate * contig)
 
 
-def _rows_direct(tif: Any, page: Any, y0: int, y1: int) -> np.ndarray | None:
+def _rows_direct(path: PathType, tif: Any, frame: Any, key: Any, y0: int, y1: int) -> np.ndarray | None:
     """Rows y0:y1 of an uncompressed, contiguous page, read without the rest; None for other layouts."""
-    if not _direct_ok(page):
+    if not _direct_ok(key):
         return None
-    offset = int(page.dataoffsets[0])
-    dtype = np.dtype(tif.byteorder + page.dtype.char)
-    separate, _depth, height, width, contig = page.shaped
+    dtype = np.dtype(tif.byteorder + key.dtype.char)
+    separate, _depth, height, width, contig = key.shaped
     row = width * contig * dtype.itemsize
+    offsets, counts = list(frame.dataoffsets), list(frame.databytecounts)
+    contiguous = all(o + c == n for o, c, n in zip(offsets, counts, offsets[1:], strict=False))
+    if not offsets or not contiguous or sum(counts) < separate * height * row:
+        return None
     planes = []
     fh = tif.filehandle
     for s in range(separate):
-        start = offset + s * height * row + y0 * row
-        count = (y1 - y0) * width * contig
+        start = offsets[0] + s * height * row + y0 * row
+        nbytes = (y1 - y0) * row
         with fh.lock:
             fh.seek(start)
-            raw = fh.read(count * dtype.itemsize)
-        if len(raw) != count * dtype.itemsize:
-            msg = f"{fh.path}: truncated TIFF: page data ends before row {y1}"
+            raw = fh.read(nbytes)
+        if len(raw) != nbytes:
+            msg = f"{path}: truncated TIFF: page data ends before row {y1}"
             raise ImageIOError(msg)
         planes.append(np.frombuffer(raw, dtype).reshape(y1 - y0, width, contig))
     samples = planes[0] if separate == 1 else np.concatenate(planes, axis=-1)
@@ -322,21 +425,15 @@ def _rows_direct(tif: Any, page: Any, y0: int, y1: int) -> np.ndarray | None:
 
 
 def _direct_ok(page: Any) -> bool:
-    try:
-        contiguous = page.is_contiguous
-    except Exception:
-        return False
     return bool(
-        contiguous
-        and int(page.compression) == 1
+        int(page.compression) == 1
         and int(page.predictor) == 1
         and int(page.fillorder) == 1
         and not page.is_tiled
         and page.imagedepth == 1
         and page.dtype is not None
-        and page.bitspersample in (8, 16, 32, 64, 128)
-        and np.dtype(page.dtype).itemsize * 8 * (2 if np.dtype(page.dtype).kind == "c" else 1) >= 8
-        and int(page.photometric) not in (6,)  # YCbCr may be subsampled
+        and page.bitspersample == np.dtype(page.dtype).itemsize * 8
+        and int(page.photometric) != 6  # YCbCr may be subsampled
     )
 
 
