@@ -146,6 +146,8 @@ class _Ifd:
     photometric: int
     compression: int
     planar: int
+    byteorder: str = "<"
+    strips: tuple[tuple[int, int, bytes], ...] = ()  # StripOffsets, StripByteCounts: (type, count, raw field)
 
     @property
     def key(self) -> tuple[int, ...]:
@@ -160,7 +162,29 @@ _WANTED = {254: "subfile", 256: "width", 257: "length", 258: "bits", 259: "compr
 _WANTED |= {277: "samples", 284: "planar", 339: "sampleformat"}
 
 
+_SCANS: dict[tuple[Any, ...], list[_Ifd]] = {}
+_SCANS_LOCK = threading.Lock()
+
+
 def _scan_ifds(path: PathType) -> list[_Ifd]:
+    """The IFDs of ``path``, cached by file identity (path, inode, size, mtime) for repeated region reads."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _scan_ifds_uncached(path)
+    key = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    with _SCANS_LOCK:
+        found = _SCANS.get(key)
+    if found is None:
+        found = _scan_ifds_uncached(path)
+        with _SCANS_LOCK:
+            if len(_SCANS) >= 32:
+                _SCANS.pop(next(iter(_SCANS)))
+            _SCANS[key] = found
+    return found
+
+
+def _scan_ifds_uncached(path: PathType) -> list[_Ifd]:
     """Walk the IFD chain reading the few tags that tell pages apart (classic TIFF and BigTIFF)."""
     size = file_size(path, "TIFF")
     with open(path, "rb", buffering=0) as f:
@@ -196,8 +220,13 @@ def _scan_ifds(path: PathType) -> list[_Ifd]:
                 raise ImageIOError(msg)
             values = {"subfile": 0, "samples": 1, "bits": 1, "sampleformat": 1, "photometric": -1}
             values |= {"compression": 1, "planar": 1, "width": 0, "length": 0}
+            strips: dict[int, tuple[int, int, bytes]] = {}
             for k in range(n):
                 tag, kind = struct.unpack_from(bo + "HH", body, k * entry)
+                if tag in (273, 279) and kind in (3, 4, 16):
+                    count = struct.unpack_from(bo + count_fmt.replace("H", "I"), body, k * entry + 4)[0]
+                    field = body[k * entry + (12 if big else 8) : k * entry + entry]
+                    strips[tag] = (kind, count, bytes(field))
                 name = _WANTED.get(tag)
                 if name is None or kind not in (3, 4, 16):
                     continue
@@ -213,7 +242,8 @@ def _scan_ifds(path: PathType) -> list[_Ifd]:
                     first = f.read(item)
                     if len(first) == item:
                         values[name] = struct.unpack(fmt, first)[0]
-            ifds.append(_Ifd(index=len(ifds), **values))
+            refs = (strips[273], strips[279]) if 273 in strips and 279 in strips else ()
+            ifds.append(_Ifd(index=len(ifds), byteorder=bo, strips=refs, **values))
             offset = struct.unpack_from(bo + value_fmt, body, n * entry)[0]
     if not ifds:
         msg = f"{path}: the TIFF file holds no image page"
@@ -359,25 +389,24 @@ def read_region(path: PathType, info: ImageInfo, region: Region) -> np.ndarray:
         out = np.empty((nz, y1 - y0, x1 - x0, layout.components), dtype=layout.dtype)
         try:
             tif.pages.set_keyframe(pages[0].index)
-            tif.pages.useframes = True  # the other pages as light frames: offsets only, layout from the key page
         except Exception as err:
             raise _error(path, err) from err
-        for k in range(nz):
-            index = pages[z0 + k].index
-            frame = key if index == key.index else _page(path, tif, index)
-            out[k] = _page_region(path, tif, frame, key, layout, y0, y1, x0, x1)
+        with open(path, "rb", buffering=0) as f:
+            for k in range(nz):
+                out[k] = _page_region(path, tif, f, pages[z0 + k], key, layout, y0, y1, x0, x1)
     if info.dimension == 2:
         out = out[0]
     return out if info.pixel_type.is_vector else out[..., 0]
 
 
 def _page_region(
-    path: PathType, tif: Any, frame: Any, key: Any, layout: _Layout, y0: int, y1: int, x0: int, x1: int
+    path: PathType, tif: Any, f: Any, ifd: _Ifd, key: Any, layout: _Layout, y0: int, y1: int, x0: int, x1: int
 ) -> Any:
-    """[rows, cols, components] of one page (``frame``: its offsets; ``key``: the layout of every page)."""
+    """[rows, cols, components] of one page (``ifd``: where it is; ``key``: the layout of every page)."""
     try:
-        samples = _rows_direct(path, tif, frame, key, y0, y1)
+        samples = _rows_direct(path, f, ifd, key, y0, y1)
         if samples is None:
+            frame = key if ifd.index == key.index else _frame(path, tif, ifd.index)
             samples = _to_hwc(key, frame.asarray())[y0:y1]
     except ImageIOError:
         raise
@@ -391,31 +420,51 @@ def _page_region(
     return samples
 
 
+def _frame(path: PathType, tif: Any, index: int) -> Any:
+    """Page ``index`` as a light frame (offsets only; the layout comes from the key page)."""
+    if not tif.pages.useframes:
+        tif.pages.useframes = True
+    return _page(path, tif, index)
+
+
 def _to_hwc(page: Any, data: np.ndarray) -> np.ndarray:
     separate, depth, height, width, contig = page.shaped
     data = np.asarray(data).reshape(separate, depth, height, width, contig)[:, 0]
     return np.moveaxis(data, 0, -2).reshape(height, width, separate * contig)
 
 
-def _rows_direct(path: PathType, tif: Any, frame: Any, key: Any, y0: int, y1: int) -> np.ndarray | None:
-    """Rows y0:y1 of an uncompressed, contiguous page, read without the rest; None for other layouts."""
-    if not _direct_ok(key):
+def _strip_table(f: Any, ifd: _Ifd, which: int) -> np.ndarray:
+    kind, count, field = ifd.strips[which]
+    dtype = np.dtype(ifd.byteorder + {3: "u2", 4: "u4", 16: "u8"}[kind])
+    nbytes = count * dtype.itemsize
+    if nbytes <= len(field):
+        return np.frombuffer(field[:nbytes], dtype).astype(np.int64)
+    pointer = int(np.frombuffer(field, np.dtype(ifd.byteorder + ("u8" if len(field) == 8 else "u4")))[0])
+    f.seek(pointer)
+    raw = f.read(nbytes)
+    if len(raw) != nbytes:
+        return np.zeros(0, np.int64)
+    return np.frombuffer(raw, dtype).astype(np.int64)
+
+
+def _rows_direct(path: PathType, f: Any, ifd: _Ifd, key: Any, y0: int, y1: int) -> np.ndarray | None:
+    """Rows y0:y1 of an uncompressed page stored contiguously, read without the rest; None for other layouts."""
+    if not ifd.strips or not _direct_ok(key):
         return None
-    dtype = np.dtype(tif.byteorder + key.dtype.char)
+    dtype = np.dtype(ifd.byteorder + key.dtype.char)
     separate, _depth, height, width, contig = key.shaped
     row = width * contig * dtype.itemsize
-    offsets, counts = list(frame.dataoffsets), list(frame.databytecounts)
-    contiguous = all(o + c == n for o, c, n in zip(offsets, counts, offsets[1:], strict=False))
-    if not offsets or not contiguous or sum(counts) < separate * height * row:
+    offsets, counts = _strip_table(f, ifd, 0), _strip_table(f, ifd, 1)
+    if not len(offsets) or len(offsets) != len(counts):
+        return None
+    if not (offsets[1:] == offsets[:-1] + counts[:-1]).all() or counts.sum() < separate * height * row:
         return None
     planes = []
-    fh = tif.filehandle
     for s in range(separate):
-        start = offsets[0] + s * height * row + y0 * row
+        start = int(offsets[0]) + s * height * row + y0 * row
         nbytes = (y1 - y0) * row
-        with fh.lock:
-            fh.seek(start)
-            raw = fh.read(nbytes)
+        f.seek(start)
+        raw = f.read(nbytes)
         if len(raw) != nbytes:
             msg = f"{path}: truncated TIFF: page data ends before row {y1}"
             raise ImageIOError(msg)
