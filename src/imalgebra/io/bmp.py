@@ -18,8 +18,9 @@ bitmaps (12-byte header): it takes their 3-byte palette entries as 4-byte
 ones and returns wrong colours (bmpsuite ``pal8os2.bmp``); we return the
 right colours, equal to the same picture stored as ``pal8.bmp``.
 
-Pillow decodes everything except 32-bit files, whose fourth byte Pillow drops;
-those are decoded here with numpy. A region read decodes the whole image.
+Uncompressed 8-, 24- and 32-bit files are decoded here with numpy (Pillow
+drops the fourth byte of 32-bit files, and is ~5x slower); Pillow decodes the
+rest (RLE, 1/4/16-bit). A region read decodes the whole image.
 
 Writing (2D only; as SimpleITK writes): UInt8 as an 8-bit file with a gray
 palette, VectorUInt8 x 3 as 24-bit, x 4 as 32-bit (the fourth component in
@@ -88,6 +89,8 @@ class _Header:
     compression: int
     offset: int
     masks: tuple[int, int, int, int]  # R, G, B, A (A may be 0)
+    dib: int = 40
+    colors: int = 0  # palette entries declared (0: all 2**bits)
 
 
 def _parse(path: PathType) -> _Header:
@@ -102,11 +105,13 @@ def _parse(path: PathType) -> _Header:
         msg = f"{path}: corrupt or unsupported BMP: bitmap header of {dib} bytes (known: {_HEADER_SIZES})"
         raise ImageIOError(msg)
     masks = (0, 0, 0, 0)
+    colors = 0
     if dib == 12:
         width, height, planes, bits = struct.unpack_from("<HHHH", head, 18)
         compression = 0
     else:
         width, height, planes, bits, compression = struct.unpack_from("<iiHHI", head, 18)
+        colors = struct.unpack_from("<I", head, 46)[0] if len(head) >= 50 else 0
         if compression in (3, 6):
             raw = head[54:70] if dib == 40 else head[54 : 54 + 16]
             count = 4 if (dib >= 56 or compression == 6) else 3
@@ -135,7 +140,7 @@ def _parse(path: PathType) -> _Header:
     else:
         stride = (width * bits + 31) // 32 * 4
         check_claimed_size(path, "BMP", stride * rows, size - offset, f"{width} x {rows} pixels of {bits} bits")
-    return _Header(width, height, bits, compression, offset, masks)
+    return _Header(width, height, bits, compression, offset, masks, dib, colors)
 
 
 def read_info(path: PathType) -> ImageInfo:
@@ -174,7 +179,12 @@ def read_region(path: PathType, info: ImageInfo, region: Region) -> np.ndarray:
     if actual.shape != info.shape:
         msg = f"{path}: the file changed since its header was read ({info.shape} then {actual.shape})"
         raise ImageIOError(msg)
-    pixels = _decode_32(path, header) if header.bits == 32 else _decode_pillow(path)
+    if header.bits == 32:
+        pixels = _decode_32(path, header)
+    elif header.compression == 0 and header.bits in (8, 24):
+        pixels = _decode_8_24(path, header)
+    else:
+        pixels = _decode_pillow(path)
     if pixels.shape != info.shape:
         msg = f"{path}: the BMP decoder returned pixels of shape {pixels.shape}, the header says {info.shape}"
         raise ImageIOError(msg)
@@ -185,6 +195,33 @@ def _decode_pillow(path: PathType) -> np.ndarray:
     with open_pillow(path, "BMP", ("BMP", "DIB")) as im:
         rgb = pillow_call(path, "BMP", im.convert, "RGB")
         return np.asarray(rgb)
+
+
+def _decode_8_24(path: PathType, header: _Header) -> np.ndarray:
+    """Uncompressed 8-bit palette and 24-bit bitmaps with numpy (Pillow's BMP decoder is ~5x slower)."""
+    rows = abs(header.height)
+    stride = (header.width * header.bits + 31) // 32 * 4
+    with open(path, "rb") as f:
+        f.seek(header.offset)
+        data = np.fromfile(f, dtype=np.uint8, count=stride * rows)
+        palette = None
+        if header.bits == 8:
+            entry = 3 if header.dib == 12 else 4
+            count = header.colors if 0 < header.colors <= 256 else 256
+            f.seek(14 + header.dib)
+            raw = np.frombuffer(f.read(count * entry), np.uint8)
+            raw = raw[: len(raw) // entry * entry].reshape(-1, entry)
+            palette = np.zeros((256, 3), np.uint8)
+            palette[: len(raw)] = raw[:, 2::-1]  # BGR(X) -> RGB
+    if data.size != stride * rows:
+        msg = f"{path}: truncated BMP: {data.size} of {stride * rows} pixel bytes present"
+        raise ImageIOError(msg)
+    data = data.reshape(rows, stride)
+    if header.height > 0:
+        data = data[::-1]  # stored bottom-up
+    if palette is not None:
+        return palette[data[:, : header.width]]
+    return data[:, : header.width * 3].reshape(rows, header.width, 3)[..., ::-1]
 
 
 def _decode_32(path: PathType, header: _Header) -> np.ndarray:
