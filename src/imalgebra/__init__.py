@@ -6,7 +6,7 @@
 ((4, 4), '32-bit float')
 """
 
-from imalgebra import io
+from imalgebra import dicom, io
 from imalgebra.algebra.arrays import array_view, from_array, to_array
 from imalgebra.algebra.geometry import Geometry, Region
 from imalgebra.algebra.image import Image
@@ -83,6 +83,7 @@ __all__ = [
     "clamp",
     "cos",
     "current_tolerance",
+    "dicom",
     "evaluate",
     "exp",
     "floor",
