@@ -12,6 +12,8 @@ from imalgebra.algebra.geometry import Geometry, Region
 from imalgebra.algebra.image import Image
 from imalgebra.algebra.metadata import Metadata
 from imalgebra.algebra.ops.cast import cast, clamp
+from imalgebra.algebra.ops.components import compose, select_component
+from imalgebra.algebra.ops.intensity import rescale_intensity
 from imalgebra.algebra.ops.maths import (
     abs,
     acos,
@@ -37,8 +39,13 @@ from imalgebra.algebra.ops.maths import (
     tan,
     trunc,
 )
+from imalgebra.algebra.ops.reductions import Statistics, statistics
+from imalgebra.algebra.ops.regions import crop, extract, paste
+from imalgebra.algebra.ops.sources import gabor, gaussian
 from imalgebra.algebra.ops.where import where
 from imalgebra.algebra.pixel import PixelType
+from imalgebra.algebra.serialize import from_json
+from imalgebra.algebra.text import parse
 from imalgebra.algebra.tolerance import Tolerance, current_tolerance, tolerance
 from imalgebra.errors import (
     EvaluationError,
@@ -69,6 +76,7 @@ __all__ = [
     "PixelType",
     "PixelTypeError",
     "Region",
+    "Statistics",
     "Streamed",
     "Tolerance",
     "__version__",
@@ -81,13 +89,19 @@ __all__ = [
     "cast",
     "ceil",
     "clamp",
+    "compose",
     "cos",
+    "crop",
     "current_tolerance",
     "dicom",
     "evaluate",
     "exp",
+    "extract",
     "floor",
     "from_array",
+    "from_json",
+    "gabor",
+    "gaussian",
     "imag",
     "io",
     "log",
@@ -95,15 +109,20 @@ __all__ = [
     "maximum",
     "minimum",
     "open",
+    "parse",
+    "paste",
     "pow",
     "read",
     "read_info",
     "real",
+    "rescale_intensity",
     "round",
+    "select_component",
     "sign",
     "sin",
     "sqrt",
     "square",
+    "statistics",
     "tan",
     "to_array",
     "tolerance",

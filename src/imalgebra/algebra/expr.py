@@ -240,6 +240,18 @@ class Expr(Operand):
 
         return evaluate(self, evaluator)
 
+    def __str__(self) -> str:
+        """The text form (``ia.parse`` reads it back): see :mod:`imalgebra.algebra.text`."""
+        from imalgebra.algebra.text import to_text
+
+        return to_text(self)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The JSON form (``ia.from_json`` reads it back): see :mod:`imalgebra.algebra.serialize`."""
+        from imalgebra.algebra.serialize import to_json
+
+        return to_json(self, **kwargs)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.pixel_type.name} size={self.geometry.size}: {self}>"
 
