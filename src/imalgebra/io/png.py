@@ -343,8 +343,11 @@ def _shift(pixels: np.ndarray, header: _Header) -> np.ndarray:
 def write(path: PathType, image: Image, *, compress: bool = False) -> None:
     """Write a 2D UInt8/UInt16 image with 1-4 components (gray, gray+alpha, RGB, RGBA).
 
-    ``compress=True`` uses zlib level 9 (smaller, slower); the default is
-    level 6. Written atomically. Geometry and metadata are not stored.
+    The default deflates at zlib level 1: as fast as SimpleITK's writer and
+    about its file size (4096^2 RGB: 1.0 s, 225 KB smooth; 7.5 s, 26 MB noisy).
+    ``compress=True`` uses level 6: smaller (57 KB smooth, 22 MB noisy), up to
+    5x slower on noisy images. Written atomically; geometry and metadata are
+    not stored.
 
     >>> import tempfile, pathlib, numpy as np, imalgebra as ia
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.png"
@@ -353,7 +356,7 @@ def write(path: PathType, image: Image, *, compress: bool = False) -> None:
     ('VectorUInt16', 4)
     """
     pixels = check_writable(path, image, "PNG", _WRITABLE, (1, 2, 3, 4))
-    data = _encode(path, pixels, 9 if compress else 6)
+    data = _encode(path, pixels, 6 if compress else 1)
     write_pixels(path, data)
 
 
