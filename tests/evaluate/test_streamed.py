@@ -737,4 +737,4 @@ def test_streamed_is_an_evaluator_for_ia_evaluate():
 def test_plan_is_exposed_for_inspection():
     img = small_float((16, 16, 16))
     p = Streamed(memory="1 MiB", workers=2, block_bytes=1024).plan(Scale(arg=img))
-    assert p == plan(Scale(arg=img), "1 MiB", slots=2, block_bytes=1024)
+    assert p == plan(Scale(arg=img), (1 << 20) * 7 // 8, slots=2, block_bytes=1024)
