@@ -294,3 +294,213 @@ def test_write_through_the_registry(tmp_path):
     assert back.size == (4, 3, 1) and back.origin == (1.0, 2.0, 0.0)
     np.testing.assert_array_equal(np.asarray(back)[0], np.asarray(image))
     assert os.listdir(tmp_path) == ["r.dcm"]
+
+
+# -- GDCM's rules on generated files ----------------------------------------------------------------------------
+
+P = "1.2.840.10008.5.1.4.1.1."
+IOP = [0.8, 0.6, 0, -0.6, 0.8, 0]
+
+
+def _item(**values):
+    item = pydicom.Dataset()
+    for key, value in values.items():
+        setattr(item, key, value)
+    return [item]
+
+
+def _functional_groups(positions, iop, pixel_spacing, spacing_between=None, rescale=None):
+    shared = pydicom.Dataset()
+    shared.PlaneOrientationSequence = _item(ImageOrientationPatient=iop)
+    measures = {"PixelSpacing": pixel_spacing}
+    if spacing_between:
+        measures["SpacingBetweenSlices"] = spacing_between
+    shared.PixelMeasuresSequence = _item(**measures)
+    if rescale:
+        shared.PixelValueTransformationSequence = _item(
+            RescaleIntercept=rescale[0], RescaleSlope=rescale[1], RescaleType="US"
+        )
+    per_frame = []
+    for position in positions:
+        item = pydicom.Dataset()
+        item.PlanePositionSequence = _item(ImagePositionPatient=position)
+        per_frame.append(item)
+    return {"SharedFunctionalGroupsSequence": [shared], "PerFrameFunctionalGroupsSequence": per_frame}
+
+
+def _oblique_positions(count, step):
+    normal = np.cross(IOP[:3], IOP[3:])
+    return [list(np.array([1.0, 2.0, 3.0]) + k * step * normal) for k in range(count)]
+
+
+GENERATED = {
+    "monochrome1_u16": {"sop": P + "2", "bits": 16, "stored": 12, "photometric": "MONOCHROME1"},
+    "monochrome1_s16": {"sop": P + "2", "bits": 16, "signed": True, "photometric": "MONOCHROME1"},
+    "monochrome1_u8": {"sop": P + "7", "bits": 8, "photometric": "MONOCHROME1"},
+    "monochrome1_s8": {"sop": P + "7", "bits": 8, "signed": True, "photometric": "MONOCHROME1"},
+    "ct_negative_slope": {
+        "sop": P + "2",
+        "stored": 12,
+        "extra": {
+            "RescaleIntercept": "100",
+            "RescaleSlope": "-2",
+            "ImagePositionPatient": [1, 2, 3],
+            "ImageOrientationPatient": IOP,
+            "PixelSpacing": [0.7, 0.3],
+        },
+    },
+    "ct_huge_intercept": {
+        "sop": P + "2",
+        "signed": True,
+        "extra": {"RescaleIntercept": "5000000000", "RescaleSlope": "1"},
+    },
+    "ct_uint32_rescaled": {"sop": P + "2", "bits": 32, "extra": {"RescaleIntercept": "-1", "RescaleSlope": "1"}},
+    "ct_signed_12_of_16": {
+        "sop": P + "2",
+        "stored": 12,
+        "signed": True,
+        "extra": {"RescaleIntercept": "-10", "RescaleSlope": "3"},
+    },
+    "mr_negative_spacing_between": {
+        "sop": P + "4",
+        "extra": {
+            "SpacingBetweenSlices": "-3.5",
+            "PixelSpacing": [0.5, 0.25],
+            "ImagePositionPatient": [0, 0, 0],
+            "ImageOrientationPatient": IOP,
+        },
+    },
+    "mr_zero_pixel_spacing": {
+        "sop": P + "4",
+        "extra": {"PixelSpacing": ["0", "2"], "ImageOrientationPatient": [1.0, 0, 0, 0, 2.0, 0]},
+    },
+    "mr_fractional_rescale": {"sop": P + "4", "extra": {"RescaleIntercept": "0.5", "RescaleSlope": "1"}},
+    "cr_imager_spacing": {"sop": P + "1", "extra": {"ImagerPixelSpacing": [0.2, 0.1], "PixelSpacing": [9, 9]}},
+    "xa_frame_time": {
+        "sop": P + "12.1",
+        "bits": 8,
+        "frames": 3,
+        "extra": {"FrameIncrementPointer": 0x00181063, "FrameTime": "66.7", "ImagerPixelSpacing": [0.3, 0.3]},
+    },
+    "us_pixel_spacing": {
+        "sop": P + "6.1",
+        "bits": 8,
+        "extra": {"PixelSpacing": [0.4, 0.2], "ImagePositionPatient": [5, 6, 7]},
+    },
+    "us_multiframe": {
+        "sop": P + "3.1",
+        "bits": 8,
+        "frames": 3,
+        "extra": {"FrameIncrementPointer": 0x00181063, "FrameTime": "40", "PixelSpacing": [0.4, 0.2]},
+    },
+    "sc_nominal_spacing": {
+        "sop": P + "7",
+        "bits": 8,
+        "extra": {"NominalScannedPixelSpacing": [0.33, 0.66], "ImagePositionPatient": [1, 1, 1]},
+    },
+    "nm_detector_information": {
+        "sop": P + "20",
+        "frames": 2,
+        "extra": {
+            "DetectorInformationSequence": _item(ImagePositionPatient=[1, 2, 3], ImageOrientationPatient=IOP),
+            "PixelSpacing": [4, 4],
+            "SpacingBetweenSlices": "4",
+            "ImagePositionPatient": [9, 9, 9],
+        },
+    },
+    "rt_dose_grid_offsets": {
+        "sop": P + "481.2",
+        "bits": 32,
+        "frames": 3,
+        "extra": {
+            "GridFrameOffsetVector": [0, 2.5, 5],
+            "FrameIncrementPointer": 0x3004000C,
+            "PixelSpacing": [3, 3],
+            "ImagePositionPatient": [1, 2, 3],
+            "ImageOrientationPatient": [1, 0, 0, 0, 1, 0],
+            "DoseGridScaling": "0.001",
+        },
+    },
+    "enhanced_ct_descending_frames": {
+        "sop": P + "2.1",
+        "frames": 3,
+        "extra": _functional_groups(
+            [[0, 0, 10], [0, 0, 7.5], [0, 0, 5]], [1, 0, 0, 0, 1, 0], [0.5, 0.5], rescale=("-1024", "1")
+        ),
+    },
+    "enhanced_mr_one_frame": {"sop": P + "4.1", "extra": _functional_groups([[1, 2, 3]], IOP, [0.5, 0.6], "4.5")},
+    "enhanced_mr_oblique": {
+        "sop": P + "4.1",
+        "frames": 4,
+        "extra": _functional_groups(_oblique_positions(4, 2.0), IOP, [0.5, 0.6]),
+    },
+    "multiframe_word_sc": {
+        "sop": P + "7.3",
+        "frames": 2,
+        "extra": _functional_groups([[0, 0, 0], [0, 0, 3]], [1, 0, 0, 0, 1, 0], [1, 1]),
+    },
+    "no_sop_class_ct_modality": {
+        "sop": None,
+        "extra": {"Modality": "CT", "RescaleIntercept": "-1024", "RescaleSlope": "1"},
+    },
+    "orientation_not_normalised": {"sop": P + "2", "extra": {"ImageOrientationPatient": [2, 0, 0, 0, 2, 0]}},
+    "orientation_invalid": {"sop": P + "2", "extra": {"ImageOrientationPatient": [1, 1, 0, 1, 1, 0]}},
+}
+
+
+def generated_file(path, *, sop, bits=16, stored=None, signed=False, frames=1, photometric="MONOCHROME2",
+                   extra=None, rows=4, columns=5):  # fmt: skip
+    ds = pydicom.Dataset()
+    ds.SOPClassUID = sop or P + "2"
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.Modality = "OT"
+    ds.Rows, ds.Columns = rows, columns
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    stored = stored or bits
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, stored, stored - 1, int(signed)
+    if frames > 1:
+        ds.NumberOfFrames = frames
+    for key, value in (extra or {}).items():
+        setattr(ds, key, value)
+    low, high = (-(2 ** (stored - 1)), 2 ** (stored - 1) - 1) if signed else (0, 2**stored - 1)
+    dtype = np.dtype(("<i" if signed else "<u") + str(bits // 8))
+    values = np.random.default_rng(0).integers(low, high, size=(frames, rows, columns), endpoint=True)
+    ds.PixelData = values.astype(dtype).tobytes()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    if sop is None:
+        del ds.SOPClassUID
+        del ds.file_meta.MediaStorageSOPClassUID
+    ds.save_as(path, enforce_file_format=sop is not None)
+    return path
+
+
+@pytest.mark.sitk
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_generated_file_reads_as_simpleitk_reads_it(tmp_path, sitk, name):
+    """MONOCHROME1, rescale types, spacing tags per SOP class, functional groups, odd orientations."""
+    path = generated_file(tmp_path / f"{name}.dcm", **GENERATED[name])
+    info, array = read(path)
+    image = sitk_read(sitk, path)
+    assert_geometry(info, image)
+    assert info.pixel_type.id == image.GetPixelID()
+    np.testing.assert_array_equal(array, sitk.GetArrayFromImage(image))
+
+
+def test_enhanced_time_series_reads_with_unit_spacing(tmp_path):
+    """All frames at one position (SimpleITK refuses: 'Refusing to change spacing ... to [0.6, 0.5, 0]')."""
+    path = generated_file(tmp_path / "t.dcm", sop=P + "4.1", frames=3,
+                          extra=_functional_groups([[1, 2, 3]] * 3, IOP, [0.5, 0.6]))  # fmt: skip
+    info, array = read(path)
+    assert info.spacing == (0.6, 0.5, 1.0) and array.shape == (3, 4, 5)
+
+
+def test_enhanced_file_with_a_gap_between_frames_is_refused(tmp_path):
+    positions = [[0, 0, 0], [0, 0, 2], [0, 0, 6]]
+    path = generated_file(tmp_path / "g.dcm", sop=P + "2.1", frames=3,
+                          extra=_functional_groups(positions, [1, 0, 0, 0, 1, 0], [1, 1]))  # fmt: skip
+    with pytest.raises(ia.ImageIOError, match="missing slice"):
+        dicom.read_info(path)

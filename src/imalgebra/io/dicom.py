@@ -676,10 +676,10 @@ def _check_steps(path: str, steps: np.ndarray, what: str, names: Sequence[str] |
             "(several acquisitions or a time series in one series?); choose one set of files"
         )
         raise ImageIOError(msg)
-    bad = np.flatnonzero(np.abs(steps - np.median(steps)) > tolerance)
+    typical = float(steps[np.argmin(np.abs(steps))])  # a missing slice doubles a step; it never shortens one
+    bad = np.flatnonzero(np.abs(steps - typical) > tolerance)
     if bad.size:
         k = int(bad[0])
-        typical = float(np.median(steps))
         ratio = steps[k] / typical if typical else float("inf")
         kind = "a missing slice" if ratio > 1.5 else "non-uniform slice spacing"
         where = f"between {names[k]} and {names[k + 1]}" if names else f"between {what}s {k} and {k + 1}"
