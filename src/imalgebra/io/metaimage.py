@@ -161,6 +161,7 @@ def _read_header(path: str) -> tuple[list[tuple[str, str]], int, bytes]:
     try:
         with open_binary(path) as f:
             buf = b""
+            chunk = 512
             pos = 0  # offset of buf[0] in the file
             start = 0  # next line start in buf
             while True:
@@ -169,7 +170,8 @@ def _read_header(path: str) -> tuple[list[tuple[str, str]], int, bytes]:
                     if pos + len(buf) >= MAX_HEADER:
                         msg = f"{path}: no ElementDataFile line in the first {MAX_HEADER} bytes: not a MetaImage header"
                         raise ImageIOError(msg)
-                    more = f.read(8192)
+                    more = f.read(chunk)  # small reads first: a header-only read stops near the header's end
+                    chunk = min(chunk * 2, 65536)
                     if not more:
                         if start < len(buf):
                             nl = len(buf)  # last line without newline

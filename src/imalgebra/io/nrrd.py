@@ -163,6 +163,7 @@ def _read_header(path: str) -> tuple[dict[str, str], list[tuple[str, str]], int,
     try:
         with open_binary(path) as f:
             buf = b""
+            chunk = 512  # small reads first: a header-only read stops near the header's end
             while True:
                 end = _header_end(buf)
                 if end is not None:
@@ -170,7 +171,8 @@ def _read_header(path: str) -> tuple[dict[str, str], list[tuple[str, str]], int,
                 if len(buf) > MAX_HEADER:
                     msg = f"{path}: no end of the NRRD header (an empty line) in the first {MAX_HEADER} bytes"
                     raise ImageIOError(msg)
-                more = f.read(65536)
+                more = f.read(chunk)
+                chunk = min(chunk * 2, 65536)
                 if not more:
                     end = (len(buf), len(buf))
                     break

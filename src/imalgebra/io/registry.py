@@ -132,7 +132,7 @@ def _head(path: str) -> bytes:
     if os.path.isdir(path):
         return b""
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb", buffering=0) as f:  # unbuffered: exactly HEAD_BYTES, not a whole buffer
             return f.read(HEAD_BYTES)
     except PermissionError as err:
         msg = f"{path}: cannot read the file: permission denied"
