@@ -38,6 +38,7 @@ Example
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -146,7 +147,7 @@ def fixed_nbytes(node: Node) -> int:
 
 def bounding_region(regions: Sequence[Region]) -> Region:
     """The smallest region containing every non-empty region of ``regions``."""
-    full = [r for r in regions if not r.is_empty()]
+    full = [r for r in regions if 0 not in r.size]
     if not full:
         return regions[0]
     if len(full) == 1:
@@ -156,7 +157,6 @@ def bounding_region(regions: Sequence[Region]) -> Region:
     return Region(index=start, size=tuple(e - s for s, e in zip(start, stop, strict=True)))
 
 
-@attrs.frozen
 class Step:
     """One node of one output region: compute ``node`` over ``region``.
 
@@ -165,11 +165,31 @@ class Step:
     buffers are dead once this step has run; ``nbytes`` is this step's buffer.
     """
 
-    node: Node
-    region: Region
-    inputs: tuple[tuple[int, Region], ...]
-    release: tuple[int, ...]
-    nbytes: int
+    __slots__ = ("at", "inputs", "nbytes", "node", "region", "release")
+
+    def __init__(
+        self,
+        node: Node,
+        region: Region,
+        inputs: tuple[tuple[int, Region], ...],
+        release: tuple[int, ...],
+        nbytes: int,
+        at: int = -1,
+    ) -> None:
+        self.at = at  # the node's position in its Schedule
+        self.node = node
+        self.region = region
+        self.inputs = inputs
+        self.release = release
+        self.nbytes = nbytes
+
+    def __repr__(self) -> str:
+        op = getattr(self.node, "op_name", "") or type(self.node).__name__
+        return f"Step({op}, index={self.region.index}, size={self.region.size}, nbytes={self.nbytes})"
+
+
+def _is_empty(region: Region) -> bool:
+    return 0 in region.size
 
 
 class Schedule:
@@ -190,7 +210,22 @@ class Schedule:
         self.nodes: list[Node] = toposort(root)
         where = {n.key: i for i, n in enumerate(self.nodes)}
         self.children: list[tuple[int, ...]] = [tuple(where[c.key] for c in n.inputs) for n in self.nodes]
+        self.distinct_children: list[tuple[int, ...]] = [tuple(dict.fromkeys(k)) for k in self.children]
         self.fixed_bytes = sum(fixed_nbytes(n) for n in self.nodes)
+        # per node, what a region costs: a custom count, nothing (views of in-memory pixels) or bytes per pixel
+        self._custom = [getattr(n, "region_nbytes", None) for n in self.nodes]
+        self._free = [isinstance(n, Image) and isinstance(n.storage, DenseStorage) for n in self.nodes]
+        self._pixel_bytes = [_pixel_bytes(n) for n in self.nodes]
+        self.dtypes = [n.pixel_type.dtype for n in self.nodes]
+        self.tails = [(n.components,) if n.pixel_type.is_vector else () for n in self.nodes]
+
+    def _nbytes(self, i: int, region: Region) -> int:
+        custom = self._custom[i]
+        if custom is not None:
+            return int(custom(region))
+        if self._free[i]:
+            return 0
+        return math.prod(region.size) * self._pixel_bytes[i]
 
     def steps(self, region: Region) -> list[Step]:
         """The steps computing ``region`` of the root, children first, root last."""
@@ -199,13 +234,15 @@ class Schedule:
         requests[count - 1].append(region)
         needed: list[Region | None] = [None] * count
         asked: list[tuple[Region, ...]] = [()] * count
+        children = self.children
         for i in range(count - 1, -1, -1):
-            if not requests[i]:
+            wanted_here = requests[i]
+            if not wanted_here:
                 continue
-            box = bounding_region(requests[i])
+            box = wanted_here[0] if len(wanted_here) == 1 else bounding_region(wanted_here)
             needed[i] = box
-            kids = self.children[i]
-            if not kids or box.is_empty():
+            kids = children[i]
+            if not kids or _is_empty(box):
                 continue
             node = self.nodes[i]
             wanted = tuple(node.requested_regions(box))
@@ -218,33 +255,29 @@ class Schedule:
             asked[i] = wanted
             for child, want in zip(kids, wanted, strict=True):
                 requests[child].append(want)
-        number: dict[int, int] = {}
         order = [i for i in range(count) if needed[i] is not None]
-        for s, i in enumerate(order):
-            number[i] = s
+        number = {i: s for s, i in enumerate(order)}
         remaining = dict.fromkeys(order, 0)
         for i in order:
-            for child in set(self.children[i]) if asked[i] else ():
-                remaining[child] += 1
+            if asked[i]:
+                for child in self.distinct_children[i]:
+                    remaining[child] += 1
         steps: list[Step] = []
         for i in order:
             box = needed[i]
             assert box is not None
             release: list[int] = []
-            kids = self.children[i] if asked[i] else ()
-            for child in set(kids):
-                remaining[child] -= 1
-                if remaining[child] == 0:
-                    release.append(number[child])
-            steps.append(
-                Step(
-                    node=self.nodes[i],
-                    region=box,
-                    inputs=tuple((number[c], r) for c, r in zip(kids, asked[i], strict=True)),
-                    release=tuple(sorted(release)),
-                    nbytes=0 if box.is_empty() else buffer_nbytes(self.nodes[i], box),
-                )
-            )
+            if asked[i]:
+                for child in self.distinct_children[i]:
+                    remaining[child] -= 1
+                    if remaining[child] == 0:
+                        release.append(number[child])
+                inputs = tuple((number[c], r) for c, r in zip(children[i], asked[i], strict=True))
+            else:
+                inputs = ()
+            release.sort()
+            nbytes = 0 if _is_empty(box) else self._nbytes(i, box)
+            steps.append(Step(self.nodes[i], box, inputs, tuple(release), nbytes, i))
         return steps
 
     def peak_bytes(self, region: Region) -> tuple[int, int]:

@@ -119,21 +119,20 @@ def _describe(node: Node) -> str:
     return describe_node(node)
 
 
-def _empty(node: Node, region: Region) -> np.ndarray:
-    shape = region.shape + ((node.components,) if node.pixel_type.is_vector else ())
-    return np.empty(shape, dtype=node.pixel_type.dtype)
+def _empty(dtype: np.dtype, tail: tuple[int, ...], region: Region) -> np.ndarray:
+    return np.empty(region.shape + tail, dtype=dtype)
 
 
-def _part(buffer: np.ndarray, have: Region, want: Region, node: Node) -> np.ndarray:
+def _part(buffer: np.ndarray, have: Region, want: Region, dtype: np.dtype, tail: tuple[int, ...]) -> np.ndarray:
     """The ``want`` part of a buffer that holds ``have``."""
     if want == have:
         return buffer
-    if want.is_empty():
-        return _empty(node, want)
+    if 0 in want.size:
+        return _empty(dtype, tail, want)
     return buffer[want.relative_to(have).slices]
 
 
-def _call(node: Node, region: Region, args: Sequence[np.ndarray]) -> np.ndarray:
+def _call(node: Node, region: Region, args: Sequence[np.ndarray], dtype: np.dtype, tail: tuple[int, ...]) -> np.ndarray:
     """``node.compute`` on one region, checked as the eager evaluator checks it."""
     try:
         array = node.compute(region, *args)
@@ -142,12 +141,12 @@ def _call(node: Node, region: Region, args: Sequence[np.ndarray]) -> np.ndarray:
     except Exception as err:
         msg = f"{_describe(node)} failed on region index={region.index} size={region.size}: {type(err).__name__}: {err}"
         raise EvaluationError(msg) from err
-    expected = region.shape + ((node.components,) if node.pixel_type.is_vector else ())
-    if not isinstance(array, np.ndarray) or array.dtype != node.pixel_type.dtype or array.shape != expected:
+    expected = region.shape + tail
+    if not isinstance(array, np.ndarray) or array.dtype != dtype or array.shape != expected:
         got = f"{type(array).__name__} {getattr(array, 'dtype', '')} {getattr(array, 'shape', '')}"
         msg = (
             f"{_describe(node)}: its kernel returned {got} for region size {region.size}; expected "
-            f"{node.pixel_type.dtype} of shape {expected} (a bug in that node's compute)"
+            f"{dtype} of shape {expected} (a bug in that node's compute)"
         )
         raise EvaluationError(msg)
     if array.flags.writeable:
@@ -166,18 +165,20 @@ def compute_region(schedule: Schedule, region: Region) -> np.ndarray:
     [[5, 6], [9, 10]]
     """
     steps = schedule.steps(region)
+    dtypes, tails = schedule.dtypes, schedule.tails
     buffers: list[np.ndarray | None] = [None] * len(steps)
     for k, step in enumerate(steps):
-        node = step.node
-        if step.region.is_empty():
-            array = _empty(node, step.region)
+        at = step.at
+        if 0 in step.region.size:
+            array = _empty(dtypes[at], tails[at], step.region)
         else:
             args = []
             for i, want in step.inputs:
                 buffer = buffers[i]
                 assert buffer is not None
-                args.append(_part(buffer, steps[i].region, want, steps[i].node))
-            array = _call(node, step.region, args)
+                child = steps[i]
+                args.append(_part(buffer, child.region, want, dtypes[child.at], tails[child.at]))
+            array = _call(step.node, step.region, args, dtypes[at], tails[at])
         buffers[k] = array
         for done in step.release:
             buffers[done] = None
