@@ -188,10 +188,14 @@ def _registered(expr: Node, order: list[Any]) -> dict[str, str]:
     return found
 
 
-def _name_leaves(expr: Node) -> dict[str, tuple[str, Node]]:
-    """``{leaf key: (name, leaf)}`` for every leaf under ``expr``, in order of first appearance."""
+def _name_leaves(expr: Node, names: Mapping[str, Node] | None = None) -> dict[str, tuple[str, Node]]:
+    """``{leaf key: (name, leaf)}`` for every leaf under ``expr``, in order of first appearance.
+
+    A leaf is called by the name in ``names``, else the one ``parse`` gave it,
+    else the next free one of a, b, c...
+    """
     order = toposort(expr)
-    registered = _registered(expr, order)
+    registered = {**_registered(expr, order), **{leaf.key: name for name, leaf in (names or {}).items()}}
     reserved = set(_functions()) | _CONSTANT_NAMES | {"PixelType"}
     used: set[str] = set()
     leaves: list[Any] = []
@@ -423,10 +427,7 @@ def to_text(expr: Node, names: Mapping[str, Node] | None = None) -> str:
     'ct * 2 + 1'
     """
     order = toposort(expr)
-    named = _name_leaves(expr)
-    if names:
-        overrides = {leaf.key: name for name, leaf in names.items()}
-        named = {k: (overrides.get(k, v[0]), v[1]) for k, v in named.items()}
+    named = _name_leaves(expr, names)
     uses = _uses(order)
     used_names = {v[0] for v in named.values()} | set(_functions())
     temps = (f"t{k}" for k in itertools.count(1))
@@ -490,7 +491,11 @@ def _tuples(value: Any) -> Any:
 
 
 def _positional_fields(cls: type) -> tuple[str, ...]:
-    """The fields positional arguments fill: left/right for binary nodes, else the input fields."""
+    """The fields positional arguments fill: the operands (images or constants) of voxelwise
+    nodes (``operand_fields``, left/right for binary ones), else the input fields."""
+    fields = getattr(cls, "operand_fields", None)
+    if fields:
+        return tuple(fields)
     if hasattr(cls, "operands") or isinstance(getattr(cls, "input_fields", None), property):
         return ("left", "right")
     return tuple(cls.input_fields)  # type: ignore[attr-defined]
@@ -499,7 +504,7 @@ def _positional_fields(cls: type) -> tuple[str, ...]:
 def _generic(cls: type) -> Callable[..., Any]:
     """A constructor ``op_name(inputs..., param=value)`` for a node class without a public function."""
     fields = _positional_fields(cls)
-    binary = fields == ("left", "right")
+    operands = hasattr(cls, "operands")  # these fields take numbers too (as constants)
     op_name = cls.op_name  # type: ignore[attr-defined]
 
     def build(*args: Any, **kwargs: Any) -> Any:
@@ -510,7 +515,7 @@ def _generic(cls: type) -> Callable[..., Any]:
             raise TypeError(msg)
         values = {}
         for name, value in zip(fields, args, strict=False):
-            if binary and not is_node(value):
+            if operands and not is_node(value):
                 operand = coerce(value)
                 if operand is None:
                     msg = f"{op_name}: {name} must be an image expression or a number, got {value!r}"
