@@ -476,10 +476,49 @@ class CountingFile:
 
 @pytest.fixture
 def counter(monkeypatch):
+    """Counts the bytes read through nifti's opener (the row-reading path: memory maps are off)."""
     counts = {"bytes": 0, "reads": 0}
     real = nifti._open
     monkeypatch.setattr(nifti, "_open", lambda path: CountingFile(real(path), counts))
+    monkeypatch.setattr(nifti, "_USE_MMAP", False)
     return counts
+
+
+LIMITED = """
+import os, resource, sys
+import numpy as np
+import imalgebra as ia
+from imalgebra.io import nifti
+path = sys.argv[1]
+info = nifti.read_info(path)
+with open("/proc/self/statm") as f:
+    used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+limit = used + (512 << 20)  # the 4 GiB file cannot fit in what is left
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+part = ia.read(path, index=(1000, 1000, 300), size=(64, 64, 64))
+assert part.size == (64, 64, 64) and int(np.asarray(part)[10, 20, 30]) == 0
+try:
+    ia.read(path)
+except MemoryError:
+    print("region ok, full read refused")
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux to limit the address space")
+def test_region_of_a_file_larger_than_the_memory_allowed(tmp_path):
+    """A 4 GiB file (sparse), a process allowed 512 MiB more than it uses: the region reads, the whole does not."""
+    import subprocess
+    import sys
+
+    info = nifti.ImageInfo(geometry=ia.Geometry(size=(2048, 2048, 512)), pixel_type=ia.PixelType.Int16)
+    header = nifti._build_header("big.nii", info)
+    path = tmp_path / "big.nii"
+    with open(path, "wb") as f:
+        f.write(header)
+        f.truncate(len(header) + 2048 * 2048 * 512 * 2)
+    run = subprocess.run([sys.executable, "-c", LIMITED, str(path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "region ok, full read refused" in run.stdout
 
 
 def test_region_read_of_uncompressed_file_reads_only_the_region(tmp_path, counter):

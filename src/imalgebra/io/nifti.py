@@ -70,7 +70,9 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import math
+import mmap
 import os
 import struct
 import tempfile
@@ -231,6 +233,9 @@ _TIME_SCALE = {8: 1.0, 16: 1e-3, 24: 1e-6}  # s, ms, us -> s
 # skipping costs as much as decompressing.
 _COALESCE_RAW = 8192
 _COALESCE_GZ = 1 << 20
+# Region reads of uncompressed files copy the region out of a memory map of its byte span:
+# 64^3 of a 512^3 int16 file in 0.3 ms (reading the rows with coalesced reads: 3 ms).
+_USE_MMAP = True
 _MAX_DEFLATE_RATIO = 1032  # deflate cannot compress better than this
 # gzip level for .nii.gz: SimpleITK's zlib-ng at its default level writes 256 MiB of int16 noise
 # in 5.9 s; the standard library's zlib needs 23 s at level 6 and 5.3 s at level 1 (files 2.5% larger).
@@ -790,6 +795,8 @@ def _read_box(f: BinaryIO, base: int, shape: tuple[int, ...], start: tuple[int, 
     offsets, run = _runs(shape, start, size, item)
     ends = offsets + run
     breaks = np.flatnonzero(offsets[1:] - ends[:-1] > gap) + 1
+    if _read_regular(f, base, offsets, run, breaks, out):
+        return out.reshape(*size, item)
     groups = np.split(np.arange(offsets.size), breaks)
     pos = 0
     for group in groups:
@@ -813,6 +820,62 @@ def _read_box(f: BinaryIO, base: int, shape: tuple[int, ...], start: tuple[int, 
     return out.reshape(*size, item)
 
 
+def _map_box(path: str, base: int, shape: tuple[int, ...], start: tuple[int, ...], size: tuple[int, ...],
+             item: int) -> np.ndarray | None:  # fmt: skip
+    """The box copied out of a memory map of just its byte span (the kernel reads the pages it
+    touches: the region's rows). None where the file cannot be mapped (then rows are read)."""
+    strides = [item * int(np.prod(shape[k + 1 :], dtype=np.int64)) for k in range(len(shape))]
+    first = base + sum(a * b for a, b in zip(start, strides, strict=True))
+    last = base + sum((a + n - 1) * b for a, n, b in zip(start, size, strides, strict=True)) + item
+    aligned = first // mmap.ALLOCATIONGRANULARITY * mmap.ALLOCATIONGRANULARITY
+    try:
+        with _open(path) as f:
+            mapped = mmap.mmap(f.fileno(), last - aligned, access=mmap.ACCESS_READ, offset=aligned)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
+    try:
+        data = np.frombuffer(mapped, dtype=np.uint8)
+        box = np.lib.stride_tricks.as_strided(
+            data[first - aligned :], shape=(*size, item), strides=(*strides, 1), writeable=False
+        )
+        out = np.array(box)
+        del box, data
+    finally:
+        mapped.close()
+    return out
+
+
+def _read_regular(f: BinaryIO, base: int, offsets: np.ndarray, run: int, breaks: np.ndarray, out: np.ndarray) -> bool:
+    """The common case in one pass: every merged read holds the same runs at the same steps
+    (a box inside each slice). Reads each span into one buffer, then one strided copy. False
+    when the reads are not that regular."""
+    count = int(breaks[0]) if breaks.size else offsets.size
+    groups = offsets.size // count
+    if groups * count != offsets.size or (breaks.size and np.any(np.diff(breaks) != count)):
+        return False
+    if breaks.size and breaks[-1] != offsets.size - count:
+        return False
+    table = offsets.reshape(groups, count)
+    rel = table - table[:, :1]
+    if np.any(rel != rel[0]):
+        return False
+    step = int(rel[0, 1]) if count > 1 else run
+    if count > 2 and np.any(np.diff(rel[0]) != step):
+        return False
+    span = int(rel[0, -1]) + run
+    if step == run:  # contiguous runs: straight into the output
+        flat = memoryview(out)
+        for g in range(groups):
+            _read_exact(f, base + int(table[g, 0]), flat[g * span : (g + 1) * span])
+        return True
+    buffer = np.empty((groups, span), dtype=np.uint8)
+    for g in range(groups):
+        _read_exact(f, base + int(table[g, 0]), memoryview(buffer[g]))
+    view = np.lib.stride_tricks.as_strided(buffer, shape=(groups, count, run), strides=(span, step, 1), writeable=False)
+    out.reshape(groups, count, run)[...] = view
+    return True
+
+
 def _read_exact(f: BinaryIO, offset: int, view: memoryview) -> None:
     if f.tell() != offset:
         f.seek(offset)
@@ -828,7 +891,8 @@ def _read_exact(f: BinaryIO, offset: int, view: memoryview) -> None:
 def read_region(path: PathType, info: ImageInfo, region: Region) -> np.ndarray:
     """The pixels of ``region`` as a ``[z, y, x(, c)]`` array of ``info.pixel_type``'s dtype.
 
-    Uncompressed files: reads only the region's rows. ``.nii.gz``: decompresses
+    Uncompressed files: reads only the region's rows (through a memory map of the region's byte
+    span, or row by row where the file cannot be mapped). ``.nii.gz``: decompresses
     the stream from the start up to the region's last byte (no random access in
     gzip), keeping only the region in memory.
 
@@ -856,8 +920,12 @@ def read_region(path: PathType, info: ImageInfo, region: Region) -> np.ndarray:
             with _open(hdr.data_path) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as f:
                 box = _read_box(f, hdr.offset, hdr.file_shape, start, size, hdr.item_bytes, _COALESCE_GZ)
         else:
-            with _open(hdr.data_path) as f:
-                box = _read_box(f, hdr.offset, hdr.file_shape, start, size, hdr.item_bytes, _COALESCE_RAW)
+            box = None
+            if _USE_MMAP and region != geometry.region:
+                box = _map_box(hdr.data_path, hdr.offset, hdr.file_shape, start, size, hdr.item_bytes)
+            if box is None:
+                with _open(hdr.data_path) as f:
+                    box = _read_box(f, hdr.offset, hdr.file_shape, start, size, hdr.item_bytes, _COALESCE_RAW)
     except (EOFError, zlib.error, gzip.BadGzipFile) as err:
         msg = f"{hdr.data_path}: truncated or corrupt NIfTI data ({err})"
         raise ImageIOError(msg) from None
