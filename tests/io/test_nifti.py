@@ -737,3 +737,14 @@ def test_copy_of_shared_file_reads_identically(testdata, tmp_path):
     part = ia.Region(index=(10, 20, 3, 1), size=(30, 40, 5, 1))
     np.testing.assert_array_equal(nifti.read_region(source, a_info, part), b[part.slices])
     assert Path(source).exists()
+
+
+def test_multi_member_gzip_reads_whole(tmp_path):
+    """Concatenated gzip members (as some tools write in parallel) are one stream."""
+    nifti.write(tmp_path / "plain.nii", ia.from_array(np.arange(6000, dtype=np.int32).reshape(10, 20, 30)))
+    data = (tmp_path / "plain.nii").read_bytes()
+    (tmp_path / "multi.nii.gz").write_bytes(gzip.compress(data[:5000]) + gzip.compress(data[5000:]))
+    info, array = read(tmp_path / "multi.nii.gz")
+    np.testing.assert_array_equal(array, np.arange(6000, dtype=np.int32).reshape(10, 20, 30))
+    part = nifti.read_region(tmp_path / "multi.nii.gz", info, ia.Region(index=(3, 4, 5), size=(6, 7, 2)))
+    np.testing.assert_array_equal(part, array[5:7, 4:11, 3:9])

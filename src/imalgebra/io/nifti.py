@@ -876,6 +876,64 @@ def _read_regular(f: BinaryIO, base: int, offsets: np.ndarray, run: int, breaks:
     return True
 
 
+class _GzipStream:
+    """A forward-only reader of a gzip stream (all members), decompressing 1 MiB of input at a time.
+
+    Twice as fast as ``gzip.GzipFile`` for large reads, which feeds zlib a small
+    output limit at a time and copies the unconsumed input on every call.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.inflate = zlib.decompressobj(31)
+        self.pending = memoryview(b"")
+        self.position = 0
+        self.ended = False
+
+    def tell(self) -> int:
+        return self.position
+
+    def _more(self) -> bool:
+        while not self.ended:
+            data = self.raw.read(1 << 20)
+            if not data:
+                if not self.inflate.eof:
+                    msg = "the gzip stream ends early (truncated file)"
+                    raise EOFError(msg)
+                self.ended = True
+                return False
+            out = self.inflate.decompress(data)
+            while self.inflate.eof and self.inflate.unused_data:  # the next gzip member
+                rest = self.inflate.unused_data
+                self.inflate = zlib.decompressobj(31)
+                out += self.inflate.decompress(rest)
+            if out:
+                self.pending = memoryview(out)
+                return True
+        return False
+
+    def readinto(self, view: memoryview) -> int:
+        if not self.pending and not self._more():
+            return 0
+        n = min(len(view), len(self.pending))
+        view[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        self.position += n
+        return n
+
+    def seek(self, offset: int) -> None:
+        if offset < self.position:
+            msg = "a gzip stream is read forwards only"
+            raise OSError(msg)
+        while self.position < offset:
+            if not self.pending and not self._more():
+                msg = f"unexpected end of data at byte {self.position}"
+                raise EOFError(msg)
+            n = min(offset - self.position, len(self.pending))
+            self.pending = self.pending[n:]
+            self.position += n
+
+
 def _read_exact(f: BinaryIO, offset: int, view: memoryview) -> None:
     if f.tell() != offset:
         f.seek(offset)
@@ -917,7 +975,8 @@ def read_region(path: PathType, info: ImageInfo, region: Region) -> np.ndarray:
         start, size = tuple(region.index[::-1]), tuple(region.size[::-1])
     try:
         if hdr.gz:
-            with _open(hdr.data_path) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as f:
+            with _open(hdr.data_path) as raw:
+                f = _GzipStream(raw)
                 box = _read_box(f, hdr.offset, hdr.file_shape, start, size, hdr.item_bytes, _COALESCE_GZ)
         else:
             box = None
