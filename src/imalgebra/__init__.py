@@ -57,6 +57,7 @@ from imalgebra.errors import (
     PixelTypeError,
 )
 from imalgebra.evaluate import evaluate
+from imalgebra.evaluate.dask import DaskEvaluator, to_dask
 from imalgebra.evaluate.streamed import Streamed
 from imalgebra.io import read, read_info, write
 from imalgebra.io.lazy import open  # ia.open: a lazy file leaf (shadows the builtin only as ia.open)
@@ -64,6 +65,7 @@ from imalgebra.io.lazy import open  # ia.open: a lazy file leaf (shadows the bui
 __version__ = "0.1.0"
 
 __all__ = [
+    "DaskEvaluator",
     "EvaluationError",
     "Geometry",
     "GeometryError",
@@ -125,6 +127,7 @@ __all__ = [
     "statistics",
     "tan",
     "to_array",
+    "to_dask",
     "tolerance",
     "trunc",
     "where",

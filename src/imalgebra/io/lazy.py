@@ -61,6 +61,9 @@ class _WholeCache:
         self.lock = threading.Lock()
         self.array: np.ndarray | None = None
 
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return (_WholeCache, ())  # a pickled leaf (e.g. sent to a Dask worker) reads its file afresh
+
 
 def _file_key(path: str, io: FormatIO) -> str:
     try:
