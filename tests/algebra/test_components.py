@@ -162,6 +162,14 @@ def test_select_component_with_pixel_type_casts_like_simpleitk(sitk):
         np.testing.assert_array_equal(evaluate(selected), sitk.GetArrayFromImage(expected))
 
 
+def test_select_component_casts_floats_to_integers_as_simpleitk_does(sitk):
+    arr = np.array([[[-3.7, 0], [0.5, 1], [200.6, 2], [300.2, 3], [-300, 4]]], np.float32)
+    img = ia.from_array(arr, is_vector=True)
+    expected = sitk.VectorIndexSelectionCast(to_sitk(sitk, img), 0, sitk.sitkUInt8)
+    out = evaluate(ia.select_component(img, 0, pixel_type=ia.PixelType.UInt8))
+    assert out.tolist() == sitk.GetArrayFromImage(expected).tolist() == [[253, 0, 200, 44, 212]]
+
+
 def test_compose_then_select_gives_each_image_back():
     images = [ia.from_array(np.full((2, 3), k, np.float64)) for k in range(3)]
     rgb = ia.compose(*images)

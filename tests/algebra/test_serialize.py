@@ -184,3 +184,14 @@ def test_random_pipelines_over_sources_round_trip(steps, constant):
         except ia.PhysicalSpaceError:  # a flipped slice no longer lines up with H
             continue
     round_trip(expr)
+
+
+def test_reductions_round_trip_too():
+    from imalgebra.algebra.ops.reductions import StatisticsReduction
+
+    reduction = StatisticsReduction(arg=G * 2)
+    back = ia.from_json(to_json(reduction))
+    assert back.equals(reduction)
+    assert ia.statistics(G * 2) == back.finalize(
+        back.combine([back.partial(G.geometry.region, ia.to_array(ia.evaluate(G * 2)))])
+    )

@@ -402,7 +402,7 @@ def _format(n: Expr, child: Callable[[Any], _Text]) -> _Text:
     if symbol in _PREFIX and not hasattr(n, "operands") and len(n.inputs) == 1:
         (arg,) = _operand_parts(n, child)
         return _Text(f"{symbol}{_wrap(arg, UNARY)}", UNARY, arg.depth + 1)
-    if not n.inputs and hasattr(n, "size") and n.op_name in ("gabor", "gaussian"):
+    if getattr(type(n), "is_source", False):
         return _call(n.op_name, [], _source_keywords(n))
     return _call(n.op_name, _operand_parts(n, child), _keywords(n))
 
