@@ -504,3 +504,17 @@ def test_enhanced_file_with_a_gap_between_frames_is_refused(tmp_path):
                           extra=_functional_groups(positions, [1, 0, 0, 0, 1, 0], [1, 1]))  # fmt: skip
     with pytest.raises(ia.ImageIOError, match="missing slice"):
         dicom.read_info(path)
+
+
+@pytest.mark.sitk
+def test_a_read_file_written_back_reads_the_same_in_simpleitk(tmp_path, testdata, sitk):
+    image = ia.read(testdata / "dicom/single/CT_small.dcm")
+    ia.write(image, tmp_path / "again.dcm")
+    theirs = sitk_read(sitk, tmp_path / "again.dcm")
+    assert theirs.GetPixelID() == image.pixel_type.id
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(theirs), np.asarray(image))
+    np.testing.assert_allclose(theirs.GetSpacing(), image.spacing, atol=1e-6)
+    np.testing.assert_allclose(theirs.GetOrigin(), image.origin, atol=1e-6)
+    back = ia.read(tmp_path / "again.dcm")
+    for key in ("0008|0060", "0010|0010", "0020|000d", "0020|000e", "0008|0008"):
+        assert back.metadata[key] == image.metadata[key]

@@ -1156,6 +1156,8 @@ def write(path: PathType, image: Image, *, compress: bool = False) -> None:
         ds.ImagePositionPatient = [_ds(float(v)) for v in origin]
         ds.ImageOrientationPatient = iop
         ds.PixelSpacing = pixel_spacing
+        if g.dimension == 3:
+            ds.SpacingBetweenSlices = _ds(spacing[2])  # a one-slice volume keeps its thickness
         if not pt.is_vector:
             ds.RescaleIntercept = "0"
             ds.RescaleSlope = "1"
