@@ -32,10 +32,12 @@ from typing import Any
 
 import attrs
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import imalgebra as ia
+from imalgebra.io import rawfile
 from imalgebra.io.base import FormatIO
 
 ALL_TYPES = tuple(t for t in ia.PixelType if t is not ia.PixelType.Unknown)
@@ -276,8 +278,6 @@ def check_header_only(io: FormatIO, profile: Profile, folder: Path, limit: int =
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     before = bytes_read()
     if before is None:
-        import pytest
-
         pytest.skip("/proc/self/io is not available to count bytes read")
     info = ia.read_info(path)
     used = bytes_read() - before  # type: ignore[operator]
@@ -314,3 +314,88 @@ def check_atomic_overwrite(io: FormatIO, profile: Profile, folder: Path, monkeyp
     assert after == before, f"{io.name}: a failed write changed or left files: {sorted(set(after) ^ set(before))}"
     left = [p.name for p in folder.iterdir() if p.name.startswith(".imalgebra-tmp-")]
     assert not left, f"temporary files left behind: {left}"
+
+
+# -- helpers shared by the format tests (test_metaimage.py, test_nrrd.py) ----------------------------
+
+INTEROP_TYPES = [t for t in ia.PixelType if t is not ia.PixelType.Unknown and not t.is_label]
+GEOMETRY = ia.Geometry(
+    size=(5, 4, 3), origin=(1.5, -2.0, 30.25), spacing=(0.5, 0.25, 3.0), direction=(0, 1, 0, -1, 0, 0, 0, 0, 1)
+)
+
+
+def sample_pixels(pixel_type: ia.PixelType, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dt = pixel_type.dtype
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return rng.integers(info.min, info.max, shape, dtype=dt, endpoint=True)
+    if dt.kind == "c":
+        return (rng.normal(size=shape) * 1e3 + 1j * rng.normal(size=shape) * 1e3).astype(dt)
+    return (rng.normal(size=shape) * 1e3).astype(dt)
+
+
+def sample_image(pixel_type: ia.PixelType, components: int = 3, geometry: ia.Geometry = GEOMETRY) -> ia.Image:
+    shape = geometry.shape + ((components,) if pixel_type.is_vector else ())
+    return ia.Image.from_pixels(
+        sample_pixels(pixel_type, shape), geometry, pixel_type, metadata={"MyKey": "My Value = 2", "0008|0060": "CT"}
+    )
+
+
+def to_sitk(sitk: Any, image: ia.Image) -> Any:
+    s = sitk.GetImageFromArray(np.asarray(image), isVector=image.pixel_type.is_vector)
+    s.SetOrigin(image.origin)
+    s.SetSpacing(image.spacing)
+    s.SetDirection(image.direction)
+    for k, v in image.metadata.items():
+        s.SetMetaData(k, v)
+    return s
+
+
+def assert_sitk_geometry(img: ia.Image, s: Any) -> None:
+    assert img.size == s.GetSize()
+    np.testing.assert_allclose(img.origin, s.GetOrigin(), atol=1e-6)
+    np.testing.assert_allclose(img.spacing, s.GetSpacing(), atol=1e-6)
+    np.testing.assert_allclose(img.direction, s.GetDirection(), atol=1e-6)
+
+
+class CountingFile:
+    """A file object that counts the bytes read through it."""
+
+    def __init__(self, f: Any, counter: list[int]) -> None:
+        self._f = f
+        self._counter = counter
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self._counter[0] += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._f.readinto(buffer)
+        self._counter[0] += n or 0
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+    def __enter__(self) -> CountingFile:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self._f.close()
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts every byte MetaImage and NRRD read through rawfile.open_binary."""
+    counter = [0]
+    real = rawfile.open_binary
+    monkeypatch.setattr(rawfile, "open_binary", lambda path: CountingFile(real(path), counter))
+    return counter
+
+
+def info_of(image: ia.Image) -> ia.io.ImageInfo:
+    return ia.io.ImageInfo(
+        geometry=image.geometry, pixel_type=image.pixel_type, components=image.components, metadata=image.metadata
+    )

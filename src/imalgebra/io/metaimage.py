@@ -64,6 +64,7 @@ from imalgebra.algebra.geometry import Geometry, Region
 from imalgebra.algebra.image import Image
 from imalgebra.algebra.pixel import PixelType
 from imalgebra.errors import GeometryError, ImageIOError, PixelTypeError
+from imalgebra.io import rawfile
 from imalgebra.io.base import Capabilities, FormatIO, ImageInfo, PathType
 from imalgebra.io.rawfile import (
     PIXEL_TYPE_KEY,
@@ -73,7 +74,6 @@ from imalgebra.io.rawfile import (
     RegionFileWriter,
     check_sources,
     format_number,
-    open_binary,
     read_layout,
     resolve_data_file,
 )
@@ -159,7 +159,7 @@ def _read_header(path: str) -> tuple[list[tuple[str, str]], int, bytes]:
     (only when ElementDataFile is LIST: the file names)."""
     fields: list[tuple[str, str]] = []
     try:
-        with open_binary(path) as f:
+        with rawfile.open_binary(path) as f:  # through the module: tests count bytes read
             buf = b""
             chunk = 512
             pos = 0  # offset of buf[0] in the file

@@ -64,6 +64,7 @@ from imalgebra.algebra.geometry import Geometry, Region
 from imalgebra.algebra.image import Image
 from imalgebra.algebra.pixel import PixelType
 from imalgebra.errors import GeometryError, ImageIOError, PixelTypeError
+from imalgebra.io import rawfile
 from imalgebra.io.base import Capabilities, FormatIO, ImageInfo, PathType
 from imalgebra.io.rawfile import (
     PIXEL_TYPE_KEY,
@@ -73,7 +74,6 @@ from imalgebra.io.rawfile import (
     RegionFileWriter,
     check_sources,
     format_number,
-    open_binary,
     read_layout,
     resolve_data_file,
 )
@@ -161,7 +161,7 @@ def _read_header(path: str) -> tuple[dict[str, str], list[tuple[str, str]], int,
     """Fields (normalised names), key/value pairs, the data offset (attached data) and the lines after
     ``data file: LIST``."""
     try:
-        with open_binary(path) as f:
+        with rawfile.open_binary(path) as f:  # through the module: tests count bytes read
             buf = b""
             chunk = 512  # small reads first: a header-only read stops near the header's end
             while True:
@@ -507,11 +507,9 @@ def _sources(
 
     def source(file: str, shape: tuple[int, ...], offset: int) -> RawSource:
         nbytes = math.prod(shape) * dtype.itemsize
-        skip = 0
+        skip = 0  # bytes skipped after the line skip (in the decoded stream when compressed)
         if byte_skip == -1:
             offset = max(0, os.path.getsize(file) - nbytes) if os.path.exists(file) else 0
-        elif encoding == "raw":
-            offset += byte_skip
         else:
             skip = byte_skip
         return RawSource(
