@@ -79,3 +79,59 @@ def test_streamed_write_stays_within_the_budget(tmp_path, output, compress, memo
         kw = {"index": (0, 0, z), "size": (512, 512, 1)}
         want = ia.to_array(ia.read(a, **kw)) - ia.to_array(ia.read(b, **kw))
         assert np.array_equal(ia.to_array(ia.read(out, **kw)), want)
+
+
+KILLED = """
+import sys, time
+import numpy as np
+import imalgebra as ia
+from imalgebra.algebra.expr import Expr, node
+
+@node
+class Slow(Expr):
+    op_name = "slow"
+    input_fields = ("arg",)
+    arg: object
+
+    def infer(self):
+        return self.arg.geometry, self.arg.pixel_type, self.arg.components
+
+    def compute(self, region, arg):
+        time.sleep(0.02)
+        return arg + 1
+
+img = ia.from_array(np.zeros((64, 128, 128), np.float32))
+print("start", flush=True)
+ia.write(Slow(arg=img), sys.argv[1], evaluator=ia.Streamed(memory="256 KiB", workers=2))
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.parametrize(("signal_name", "existing"), [("SIGKILL", True), ("SIGINT", False)])
+def test_an_interrupted_streamed_write_leaves_no_partial_file_under_the_target(tmp_path, signal_name, existing):
+    import signal
+    import time
+
+    target = tmp_path / "out.mha"
+    if existing:
+        ia.write(ia.from_array(np.full((2, 2), 7, np.uint8)), target)
+    before = target.read_bytes() if existing else None
+    with subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(KILLED), str(target)], stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdout.readline().strip() == "start"
+        deadline = time.monotonic() + 30
+        while not any(p.name.startswith(".imalgebra-tmp-") for p in tmp_path.iterdir()):  # the write is under way
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.01)
+        time.sleep(0.2)
+        proc.send_signal(getattr(signal, signal_name))
+        proc.wait(timeout=30)
+    assert proc.returncode != 0
+    if existing:
+        assert target.read_bytes() == before  # the old file, untouched
+    else:
+        assert not target.exists()
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".imalgebra-tmp-")]
+    if signal_name == "SIGINT":
+        assert leftovers == []  # Ctrl-C aborts the writer, which removes its temporary file
