@@ -216,9 +216,8 @@ class _Header:
     stored_dtype: np.dtype
     position: tuple[float, float, float] | None  # Image Position (Patient) as in the file, for series
     orientation: tuple[float, ...] | None
-    frame_positions: tuple[tuple[float, float, float], ...]
     info: ImageInfo
-    has_pixels: bool = True
+    native: tuple[int, str] | None = None  # (file offset, numpy dtype) of uncompressed Pixel Data
 
     @property
     def palette(self) -> bool:
@@ -628,9 +627,53 @@ def _header(path: PathType, ds: Any | None = None) -> _Header:
         stored_dtype=stored,
         position=tuple(position[:3]) if position else None,
         orientation=tuple(orientation[:6]) if orientation else None,
-        frame_positions=(),
         info=info,
+        native=_native_pixels(ds, ts, samples, bits_allocated, signed, photometric, rows * columns * frames),
     )
+
+
+_NATIVE_SYNTAXES = {"1.2.840.10008.1.2": "<", "1.2.840.10008.1.2.1": "<", "1.2.840.10008.1.2.2": ">"}
+
+
+def _native_pixels(ds: Any, ts: str, samples: int, bits: int, signed: bool, photometric: str,
+                   count: int) -> tuple[int, str] | None:  # fmt: skip
+    """Where uncompressed grayscale pixels lie in the file, so a slice is one read (no pydicom decode)."""
+    order = _NATIVE_SYNTAXES.get(ts)
+    if order is None or samples != 1 or bits not in (8, 16, 32) or (bits == 8 and order == ">"):
+        return None
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        return None
+    try:
+        elem = ds.get_item(0x7FE00010)
+    except Exception:
+        return None
+    tell = getattr(elem, "value_tell", None)
+    length = getattr(elem, "length", None)
+    if tell is None or length is None or length == 0xFFFFFFFF or length < count * bits // 8:
+        return None
+    return int(tell), f"{order}{'i' if signed else 'u'}{bits // 8}"
+
+
+_HEADERS: dict[tuple[str, int, int], _Header] = {}
+_HEADERS_LIMIT = 2048
+
+
+def _cached_header(path: PathType) -> _Header:
+    """``_header(path)``, remembered while the file keeps its size and modification time
+    (listing a series and reading it parse each file once)."""
+    path = os.fspath(path)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return _header(path)  # raises the ImageIOError naming the file
+    key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+    found = _HEADERS.get(key)
+    if found is None or found.path != path:
+        found = _header(path)
+        if len(_HEADERS) >= _HEADERS_LIMIT:
+            _HEADERS.clear()
+        _HEADERS[key] = found
+    return found
 
 
 def _sop_name(ds: Any) -> str:
@@ -873,6 +916,8 @@ def _decode_frames(hdr: _Header, frames: Sequence[int], ds: Any | None = None) -
     from pydicom.pixels import iter_pixels, pixel_array
 
     path = hdr.path
+    if hdr.native is not None and ds is None and list(frames) == list(range(frames[0], frames[0] + len(frames))):
+        return _read_native(hdr, frames[0], len(frames))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -893,6 +938,37 @@ def _decode_frames(hdr: _Header, frames: Sequence[int], ds: Any | None = None) -
     if arr.dtype.byteorder not in ("=", "|"):
         arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr
+
+
+def _read_native(hdr: _Header, first: int, count: int) -> np.ndarray:
+    """Consecutive frames of uncompressed grayscale data in one read, with the unused high bits
+    cleared (sign-extended for signed data) as GDCM and pydicom do."""
+    offset, code = hdr.native  # type: ignore[misc]
+    dtype = np.dtype(code)
+    per_frame = hdr.rows * hdr.columns
+    out = np.empty(per_frame * count, dtype=dtype)
+    try:
+        with open(hdr.path, "rb", buffering=0) as f:
+            f.seek(offset + first * per_frame * dtype.itemsize)
+            view = memoryview(out).cast("B")
+            done = 0
+            while done < len(view):
+                n = f.readinto(view[done:])
+                if not n:
+                    msg = f"{hdr.path}: truncated DICOM file: the pixel data ends early"
+                    raise ImageIOError(msg)
+                done += n
+    except OSError as err:
+        if isinstance(err, ImageIOError):
+            raise
+        msg = f"{hdr.path}: cannot be read ({err.strerror or err})"
+        raise ImageIOError(msg) from None
+    out = out.astype(dtype.newbyteorder("="), copy=False) if dtype.byteorder not in ("=", "|") else out
+    unused = hdr.bits_allocated - hdr.bits_stored
+    if 0 < unused < hdr.bits_allocated:
+        np.left_shift(out, unused, out=out)
+        np.right_shift(out, unused, out=out)
+    return out.reshape(count, hdr.rows, hdr.columns)
 
 
 def _decode_path(path: str, hdr: _Header, frames: Sequence[int], pixel_array: Any, iter_pixels: Any) -> np.ndarray:
@@ -933,10 +1009,14 @@ def _to_output(hdr: _Header, arr: np.ndarray, ds: Any | None) -> np.ndarray:
         arr = _invert(hdr, arr)
     if hdr.rescale is not None:
         intercept, slope = hdr.rescale
-        values = arr.astype(np.float64) * slope + intercept
-        if target.kind in "iu":
-            values = np.trunc(values)
-        return values.astype(target)
+        if target.kind in "iu":  # integer slope and intercept; the type holds every result (GDCM's best fit)
+            values = arr.astype(target)
+            if slope != 1:
+                values *= target.type(slope)
+            if intercept:
+                values += target.type(intercept)
+            return values
+        return arr.astype(np.float64) * slope + intercept
     return np.ascontiguousarray(arr, dtype=target) if arr.dtype != target else arr
 
 

@@ -97,7 +97,7 @@ def _scan(directory: PathType, recursive: bool) -> list[Any]:
         if not dicom.sniff(head):
             continue
         try:
-            headers.append(dicom._header(name))
+            headers.append(dicom._cached_header(name))
         except ImageIOError:
             continue  # DICOMDIR, structured reports, corrupt files: not image slices
     return headers
@@ -183,7 +183,7 @@ def _headers(paths: Sequence[PathType]) -> list[Any]:
         twice = next(n for n in names if names.count(n) > 1)
         msg = f"read_series: {twice} is listed more than once"
         raise ImageIOError(msg)
-    return [dicom._header(n) for n in names]
+    return [dicom._cached_header(n) for n in names]
 
 
 def sorted_headers(paths: Sequence[PathType]) -> list[Any]:
@@ -293,9 +293,10 @@ def read(paths: Sequence[PathType], *, index: Sequence[int] | None = None, size:
     region = _region(geometry, index, size, headers[0].path)
     shape = region.shape + ((headers[0].info.components,) if pixel_type.is_vector else ())
     out = np.empty(shape, dtype=pixel_type.dtype)
-    plane = Region(index=(region.index[0], region.index[1], 0), size=(region.size[0], region.size[1], 1))
+    x0, x1, y0, y1 = region.index[0], region.stop[0], region.index[1], region.stop[1]
     for k, hdr in enumerate(headers[region.index[2] : region.stop[2]]):
-        out[k] = dicom.read_region(hdr.path, hdr.info, plane)[0]
+        pixels = dicom._decode_frames(hdr, [0])[:, y0:y1, x0:x1]
+        out[k] = dicom._to_output(hdr, pixels, None)[0]
     if region != geometry.region:
         geometry = geometry.crop(region)
     return Image.from_pixels(out, geometry, pixel_type, metadata=headers[region.index[2]].info.metadata, copy=False)
