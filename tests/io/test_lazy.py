@@ -82,7 +82,8 @@ def test_a_region_reads_just_that_region_read_only(volume):
     assert np.array_equal(got, pixels[3:4, 2:4, 1:5])
     assert not got.flags.writeable
     assert counting.calls == [region]
-    assert leaf.region_nbytes(region) == 8 * 2 and leaf.fixed_nbytes() == 0
+    # the region (16 bytes) and, for a format without a raw layout, its span in the file (10 pixels)
+    assert leaf.region_nbytes(region) == 8 * 2 + 10 * 2 and leaf.fixed_nbytes() == 0
 
 
 def test_a_region_outside_the_file_is_refused(volume):
@@ -166,3 +167,18 @@ def test_leaves_evaluate_like_images(volume):
     assert np.array_equal(ia.to_array(evaluate(expr)), expected)
     assert np.array_equal(ia.to_array(Streamed(memory="1 KiB", workers=2, block_bytes=64).evaluate(expr)), expected)
     assert np.array_equal(ia.to_array(leaf.evaluate()), pixels)
+
+
+def test_region_costs_count_what_raw_and_compressed_readers_allocate(tmp_path):
+    img = ia.from_array(np.zeros((8, 16, 32), np.float32))
+    ia.write(img, tmp_path / "raw.mha")
+    ia.write(img, tmp_path / "zip.mha", compress=True)
+    raw, packed = ia.open(tmp_path / "raw.mha"), ia.open(tmp_path / "zip.mha")
+    slab = ia.Region(index=(0, 0, 2), size=(32, 16, 3))  # one contiguous run
+    rows = ia.Region(index=(0, 4, 2), size=(32, 2, 1))  # one contiguous run too
+    box = ia.Region(index=(4, 4, 2), size=(8, 8, 2))  # 16 runs over a span
+    assert raw.region_nbytes(slab) == slab.number_of_pixels * 4
+    assert raw.region_nbytes(rows) == rows.number_of_pixels * 4
+    span = ((2 + 1) * 512 + 11 * 32 + 11) - (2 * 512 + 4 * 32 + 4) + 1
+    assert raw.region_nbytes(box) == (box.number_of_pixels + span) * 4
+    assert packed.region_nbytes(slab) == 2 * slab.number_of_pixels * 4 + (17 << 20)

@@ -52,6 +52,27 @@ from imalgebra.io.base import FormatIO, ImageInfo
 __all__ = ["FileLeaf", "open"]
 
 
+_DECODE_SLACK = (1 << 24) + (1 << 20)  # compressed streams decode in chunks of up to 16 MiB, read in 1 MiB
+_SPAN_LIMIT = 1 << 25  # raw readers read several runs at once only up to a 32 MiB span
+
+
+def _span_pixels(size: tuple[int, ...], region: Region) -> int:
+    """Pixels from the region's first to its last pixel in file (C) order."""
+    first = last = 0
+    stride = 1
+    for axis, n in enumerate(size):  # x fastest
+        first += region.index[axis] * stride
+        last += (region.index[axis] + region.size[axis] - 1) * stride
+        stride *= n
+    return last - first + 1
+
+
+def _contiguous(size: tuple[int, ...], region: Region) -> bool:
+    """True when the region is one run of the file: full below its fastest partial axis, one deep above it."""
+    partial = next((axis for axis in range(len(size)) if region.size[axis] != size[axis]), None)
+    return partial is None or all(region.size[axis] == 1 for axis in range(partial + 1, len(size)))
+
+
 class _WholeCache:
     """The whole pixels of a file read once, guarded by a lock (threads share a leaf)."""
 
@@ -203,11 +224,29 @@ class FileLeaf(Operand):
         return array
 
     def region_nbytes(self, region: Region) -> int:
-        """Bytes a region read allocates (0 when the whole file is kept: regions are views)."""
+        """Bytes a region read allocates, at most: the region, plus what the reader needs on the way.
+
+        0 when the whole file is kept (regions are views of it). Otherwise the
+        region's bytes, plus, for compressed data, the byte span the stream is
+        decoded into before it is cut to the region and the decoder's chunks
+        (up to 17 MiB); for raw data that is not one contiguous run, the span
+        buffer a reader may fill with one read (at most 32 MiB). Formats
+        other than the raw-file family (MetaImage, NRRD) may map or buffer
+        the region's span, so they are counted with it too.
+        """
         if not self.region_read:
             return 0
-        comps = self.components if self.pixel_type.is_vector else 1
-        return region.number_of_pixels * comps * self.pixel_type.dtype.itemsize
+        itemsize = self.info.nbytes // max(1, self.info.geometry.number_of_pixels)
+        nbytes = region.number_of_pixels * itemsize
+        span = _span_pixels(self.geometry.size, region) * itemsize
+        layout = getattr(self.info, "layout", None)
+        if layout is None:
+            return nbytes + span
+        if any(getattr(src, "encoding", "raw") != "raw" for src in layout.sources):
+            return nbytes + span + _DECODE_SLACK
+        if _contiguous(self.geometry.size, region):
+            return nbytes
+        return nbytes + min(span, _SPAN_LIMIT)
 
     def fixed_nbytes(self) -> int:
         """Bytes held for a whole evaluation: the whole file for formats without region reads."""
