@@ -10,10 +10,13 @@ The rules (measured with SimpleITK 2.5.7, see simpleitk-facts.md §9):
 * scalar -> vector: one component. scalar -> complex: ``v + vj`` (the value
   goes to the real *and* the imaginary part, as SimpleITK does).
 * vector -> vector: the components are kept, each cast as above.
-* vector -> scalar: read as a colour image: 1 component: the value;
-  2: gray * alpha; 3: luminance ``0.2125 R + 0.7154 G + 0.0721 B``;
-  4 or more: luminance * alpha of the first four; computed in double, then
-  cast (so 743.84 read as UInt8 gives 231).
+* vector -> scalar: read as a colour image (ITK's ConvertPixelBuffer): 1
+  component: the value; 2: gray * alpha; 3: luminance
+  ``0.2125 R + 0.7154 G + 0.0721 B`` (each component first cast to the output
+  type); 4 or more: luminance * alpha of the first four, in double, then cast
+  (so float (10, 20, 30, 40) read as UInt8 gives 743.84 -> 231). For an
+  integer input read as a 1- or 2-byte type, alpha is divided by the input
+  type's maximum (UInt16 (10, 20, 30, 40) read as UInt8 gives 0).
 * vector -> complex: the first component is the real part and the second the
   imaginary part (one component: ``v + vj``).
 * complex -> complex: cast; complex -> vector: two components (real, imag).
@@ -79,18 +82,31 @@ def c_cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return arr.astype(dtype)
 
 
-def _to_gray(values: np.ndarray, components: int) -> np.ndarray:
-    """SimpleITK's vector -> scalar rule, in double precision."""
-    v = values.astype(np.float64, copy=False)
+def _to_gray(values: np.ndarray, components: int, out: np.dtype) -> np.ndarray:
+    """ITK's ConvertPixelBuffer vector -> scalar rules (itkConvertPixelBuffer.hxx), as SimpleITK applies them.
+
+    RGB: each component is first cast to the output type, then weighted in
+    double. Alpha (2 components: gray * alpha; 4 or more: luminance * alpha
+    of the first four) is divided by the input type's maximum when the input
+    is an integer type and the output has 1 or 2 bytes, else used as is.
+    """
     if components == 1:
-        return v[..., 0]
+        return c_cast(values[..., 0], out)
+    max_alpha = float(np.iinfo(values.dtype).max) if values.dtype.kind in "iu" and out.itemsize <= 2 else 1.0
     if components == 2:
-        return v[..., 0] * v[..., 1]
+        gray = c_cast(values[..., 0], out)
+        alpha = c_cast(values[..., 1].astype(np.float64) / max_alpha, out)
+        if out.kind == "f":
+            return gray * alpha  # in the output type, as C++ multiplies two floats
+        with np.errstate(all="ignore"):
+            return c_cast(gray.astype(np.int64) * alpha.astype(np.int64), out)  # integer product, wrapped
     r, g, b = _LUMINANCE_E4
-    luminance = (r * v[..., 0] + g * v[..., 1] + b * v[..., 2]) / 10000.0
     if components == 3:
-        return luminance
-    return luminance * v[..., 3]
+        c = [c_cast(values[..., k], out).astype(np.float64) for k in range(3)]
+        return c_cast((r * c[0] + g * c[1] + b * c[2]) / 10000.0, out)
+    v = values[..., :4].astype(np.float64)
+    luminance = (r * v[..., 0] + g * v[..., 1] + b * v[..., 2]) / 10000.0
+    return c_cast(luminance * v[..., 3] / max_alpha, out)
 
 
 def convert(
@@ -118,7 +134,7 @@ def convert(
             real = values[..., 0].astype(np.float64)
             imag = values[..., 1].astype(np.float64) if components > 1 else real
             return (real + 1j * imag).astype(dtype), 1
-        return c_cast(_to_gray(values, components), dtype), 1
+        return _to_gray(values, components, dtype), 1
     if source.is_complex:
         if target.is_complex:
             return values.astype(dtype), 1

@@ -67,6 +67,7 @@ from imalgebra.errors import GeometryError, ImageIOError, PixelTypeError
 from imalgebra.io import rawfile
 from imalgebra.io.base import Capabilities, FormatIO, ImageInfo, PathType
 from imalgebra.io.rawfile import (
+    MAX_DATA_FILES,
     PIXEL_TYPE_KEY,
     Layout,
     RawImageInfo,
@@ -300,6 +301,9 @@ def _data_sources(
         block = (*dims[:file_dim][::-1], *tail)
         return [source(resolve_data_file(path, n, allow_outside), block, 0) for n in names[:n_files]], outer
     if "%" in spec:
+        if dims[-1] > MAX_DATA_FILES:
+            msg = f"{path}: ElementDataFile pattern {spec!r} would name {dims[-1]} files (more than {MAX_DATA_FILES})"
+            raise ImageIOError(msg)
         pattern, first, step = words[0], 1, 1
         last = first + dims[-1] - 1
         numbers = words[1:]

@@ -67,6 +67,7 @@ from imalgebra.errors import GeometryError, ImageIOError, PixelTypeError
 from imalgebra.io import rawfile
 from imalgebra.io.base import Capabilities, FormatIO, ImageInfo, PathType
 from imalgebra.io.rawfile import (
+    MAX_DATA_FILES,
     PIXEL_TYPE_KEY,
     Layout,
     RawImageInfo,
@@ -544,10 +545,13 @@ def _sources(
         if step == 0 or (last - first) * step < 0:
             msg = f"{path}: data file {spec!r} has a step that never reaches max"
             raise ImageIOError(msg)
-        indices = list(range(first, last + (1 if step > 0 else -1), step))
+        indices = range(first, last + (1 if step > 0 else -1), step)
         n_files = math.prod(sizes[subdim:])
-        if len(indices) != n_files:
-            msg = f"{path}: data file {spec!r} names {len(indices)} files but the sizes need {n_files}"
+        if len(indices) != n_files or n_files > MAX_DATA_FILES:
+            msg = (
+                f"{path}: data file {spec!r} names {len(indices)} files but the sizes need {n_files} "
+                f"(at most {MAX_DATA_FILES} data files are read)"
+            )
             raise ImageIOError(msg)
         try:
             names = [pattern % i for i in indices]

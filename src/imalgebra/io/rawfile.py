@@ -55,6 +55,7 @@ from imalgebra.io.base import ImageInfo
 
 __all__ = [
     "ENCODINGS",
+    "MAX_DATA_FILES",
     "PIXEL_TYPE_KEY",
     "Layout",
     "RawImageInfo",
@@ -83,6 +84,7 @@ _BYTE_COST = 2.5e-10  # seconds per byte copied from the page cache
 
 
 PIXEL_TYPE_KEY = "imalgebra_PixelType"  # header key naming a pixel type the format cannot spell
+MAX_DATA_FILES = 100_000  # a header naming more data files than this is refused (a lie, or a typo)
 
 
 def format_number(value: float) -> str:

@@ -234,8 +234,11 @@ def _call(io: FormatIO, path: str, what: str, fn: Any, *args: Any, **kwargs: Any
     """Call a format function; any failure becomes an ImageIOError naming the file and the IO."""
     try:
         return fn(*args, **kwargs)
-    except ImageIOError:
-        raise
+    except ImageIOError as err:
+        if path in str(err):
+            raise
+        msg = f"{path}: {err}"  # e.g. an error in a header's data file: name the header too
+        raise ImageIOError(msg) from err
     except (MemoryError, KeyboardInterrupt):
         raise
     except ImageAlgebraError as err:
