@@ -65,6 +65,8 @@ def make_mha(path: str, gib: float, seed: int) -> tuple[int, int, int]:
 # -- the cases, each run in a fresh interpreter ---------------------------------------------
 PRELUDE = """
 import json, os, sys, time
+"""
+START = """
 t0 = time.perf_counter()
 """
 REPORT = """
@@ -84,6 +86,7 @@ import numpy, SimpleITK
 """,
     "streamed": """
 import imalgebra as ia
+# --
 ia.write(ia.open(A) - ia.open(B), OUT, evaluator=ia.Streamed(memory=MEMORY))
 """,
     "streamed_nofsync": """
@@ -92,10 +95,12 @@ import imalgebra.io.atomic as atomic
 atomic.fsync_path = lambda path: None
 import os as _os
 _os.fsync = lambda fd: None
+# --
 ia.write(ia.open(A) - ia.open(B), OUT, evaluator=ia.Streamed(memory=MEMORY))
 """,
     "sitk_direct": """
 import SimpleITK as sitk
+# --
 sitk.WriteImage(sitk.ReadImage(A) - sitk.ReadImage(B), OUT)
 """,
     "sitk_streaming_subtract": """
@@ -129,6 +134,7 @@ def streaming_subtract(image1_file_name, image2_file_name, parts):
         current_index[-1] += extract_size[-1]
     return result_img
 
+# --
 sitk.WriteImage(streaming_subtract(A, B, 5), OUT)
 """,
     "numpy_blocks": """
@@ -141,6 +147,7 @@ def header(path):
     dims = [int(v) for v in head.split(b"DimSize = ")[1].split(b"\\n")[0].split()]
     return head[:end], end, dims
 
+# --
 head, offset, (x, y, z) = header(A)
 slab = max(1, (4 << 20) // (x * y * 4))
 buf_a = np.empty((slab, y, x), np.float32)
@@ -162,7 +169,8 @@ with open(A, "rb", buffering=0) as fa, open(B, "rb", buffering=0) as fb:
 
 
 def run_case(name: str, **values: str) -> dict[str, float]:
-    code = PRELUDE + "".join(f"{k} = {v!r}\n" for k, v in values.items()) + CASES[name] + REPORT
+    setup, _, work = CASES[name].partition("# --\n")
+    code = PRELUDE + "".join(f"{k} = {v!r}\n" for k, v in values.items()) + setup + START + work + REPORT
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"case {name} failed:\n{proc.stderr}")

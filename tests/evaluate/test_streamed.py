@@ -460,7 +460,7 @@ def _min_budget(expr, workers):
     schedule = Schedule(bound)
     pixels = (ia.Region(index=i[::-1], size=(1,) * bound.geometry.dimension) for i in np.ndindex(bound.geometry.shape))
     worst = max(schedule.peak_bytes(r)[0] for r in pixels)
-    return 2 * workers * (worst + 64) + schedule.fixed_bytes
+    return (2 * workers * (worst + 64) + schedule.fixed_bytes) * 8 // 7 + 8  # Streamed keeps 1/8 as headroom
 
 
 def assert_same_image(image, expected_array, expr):

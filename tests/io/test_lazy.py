@@ -88,9 +88,13 @@ def test_a_region_reads_just_that_region_read_only(volume):
 
 def test_a_region_outside_the_file_is_refused(volume):
     path, _ = volume
-    leaf = open_lazy(path, io=Counting().io)
+    counting = Counting()
+    leaf = open_lazy(path, io=counting.io)
     with pytest.raises(ia.GeometryError, match=r"vol\.npy"):
         leaf.compute(ia.Region(index=(5, 0, 0), size=(2, 1, 1)))
+    # an empty region reads nothing, wherever it is (a consumer that needs no part of the file)
+    assert leaf.compute(ia.Region(index=(9, 0, 0), size=(0, 1, 1))).shape == (1, 1, 0)
+    assert counting.calls == []
 
 
 def test_formats_without_region_reads_are_read_whole_once_by_many_threads(volume):

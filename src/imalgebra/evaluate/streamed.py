@@ -391,6 +391,11 @@ class Streamed:
     # -- internals --------------------------------------------------------
     def _write_whole(self, root: Node, fmt: Any, path: Any, compress: bool | int, io: Any) -> None:
         """Evaluate whole (it must fit the budget), then write with ``ia.write``."""
+        from imalgebra.io.registry import write
+
+        if isinstance(root, Image):  # already in memory: nothing to evaluate
+            write(root, path, io=io, compress=compress)
+            return
         nbytes = int(np.prod(root.shape, dtype=np.int64)) * root.pixel_type.dtype.itemsize
         spare = self.buffer_budget - nbytes
         if spare <= 0:
@@ -403,8 +408,6 @@ class Streamed:
                 "write to a format with streamed writes (.mha, .nrrd, .nii, .tif)"
             )
             raise EvaluationError(msg)
-        from imalgebra.io.registry import write
-
         inner = Streamed(
             memory=spare,
             workers=self.workers,

@@ -185,6 +185,8 @@ class FileLeaf(Operand):
 
     def compute(self, region: Region) -> np.ndarray:
         """The pixels of ``region`` (read-only), read from the file."""
+        if 0 in region.size:  # nothing to read (a consumer that needs no part of this file here)
+            return np.empty(region.shape + self.info.shape[self.dimension :], dtype=self.dtype)
         self.geometry.region.require_contains(region, f"region of {self.path}")
         array = self._read(region) if self.region_read else self._read_whole()[region.slices]
         if array.flags.writeable:
