@@ -46,7 +46,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from imalgebra.algebra.expr import Node
+from imalgebra.algebra.expr import Expr, Node
 from imalgebra.algebra.geometry import Region
 from imalgebra.algebra.graph import toposort
 from imalgebra.algebra.image import Image
@@ -216,6 +216,22 @@ class Schedule:
         self._custom = [getattr(n, "region_nbytes", None) for n in self.nodes]
         self._free = [isinstance(n, Image) and isinstance(n.storage, DenseStorage) for n in self.nodes]
         self._pixel_bytes = [_pixel_bytes(n) for n in self.nodes]
+        # voxelwise graphs (every node asks its inputs for the very region it computes) reuse one
+        # template of steps, and their costs depend on the region's size only
+        self.identity = all(
+            not kids or type(n).requested_regions is Expr.requested_regions
+            for n, kids in zip(self.nodes, self.children, strict=True)
+        )
+        self._template: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+        if self.identity:
+            last_use = {}
+            for i, kids in enumerate(self.distinct_children):
+                for child in kids:
+                    last_use[child] = i
+            for i, kids in enumerate(self.children):
+                release = tuple(sorted(c for c in self.distinct_children[i] if last_use[c] == i))
+                self._template.append((kids, release))
+        self._costs: dict[tuple[int, ...], tuple[int, int]] = {}
         self.dtypes = [n.pixel_type.dtype for n in self.nodes]
         self.tails = [(n.components,) if n.pixel_type.is_vector else () for n in self.nodes]
 
@@ -229,6 +245,11 @@ class Schedule:
 
     def steps(self, region: Region) -> list[Step]:
         """The steps computing ``region`` of the root, children first, root last."""
+        if self.identity and not _is_empty(region):
+            return [
+                Step(node, region, tuple((c, region) for c in kids), release, self._nbytes(i, region), i)
+                for i, (node, (kids, release)) in enumerate(zip(self.nodes, self._template, strict=True))
+            ]
         count = len(self.nodes)
         requests: list[list[Region]] = [[] for _ in range(count)]
         requests[count - 1].append(region)
@@ -282,7 +303,12 @@ class Schedule:
 
     def peak_bytes(self, region: Region) -> tuple[int, int]:
         """(most bytes alive at once, largest single buffer) for one output region."""
-        return simulate(self.steps(region))
+        if not self.identity:
+            return simulate(self.steps(region))
+        found = self._costs.get(region.size)
+        if found is None:
+            found = self._costs[region.size] = simulate(self.steps(region))
+        return found
 
 
 def simulate(steps: Sequence[Step]) -> tuple[int, int]:
