@@ -10,9 +10,11 @@ x86-64, on every platform):
   ``300.2 -> UInt8`` is 44. Values a C conversion cannot represent (NaN, inf,
   beyond the intermediate integer's range) give that conversion's "invalid"
   value: for 8-, 16- and 32-bit signed targets the conversion goes through
-  Int32 (invalid: -2**31, so 0 for 8/16 bits); Int64 and UInt64 through Int64
-  (invalid: -2**63); UInt32 keeps [-2**31, 2**32) exactly (wrapping negatives),
-  gives 0 above and 2**31 below or for NaN (and 0 for -inf, as SimpleITK);
+  Int32 (invalid: -2**31, so 0 for 8/16 bits); UInt32, Int64 and UInt64 through
+  Int64 (invalid: -2**63, so 0 for UInt32; UInt64 keeps [2**63, 2**64) exactly).
+  SimpleITK's maths filters give exactly these values; its Cast filter agrees
+  except for UInt32 outside [-2**31, 2**32), where its vectorised loop gives 0
+  or 2**31 depending on the SIMD lane (here: always the rule above);
 * integer -> float rounds to nearest; float64 -> float32 rounds, overflowing to
   +-inf; anything real -> complex adds ``+0j``;
 * complex -> real raises (take ``ia.real``, ``ia.imag`` or ``abs`` first);
@@ -25,9 +27,10 @@ x86-64, on every platform):
   the first bad value (labels are identities, a wrapped -1 would silently
   become label 255). Cast to the unsigned type first to wrap on purpose.
 
-``clamp`` limits values to ``[lower, upper]`` intersected with the output
-type's range, then casts (SimpleITK's Clamp): ``clamp(f32, pixel_type=UInt8)``
-saturates to 0..255 instead of wrapping.
+``clamp`` limits values to ``[lower, upper]`` within the output type's range,
+then casts (SimpleITK's Clamp): ``clamp(f32, pixel_type=UInt8)`` saturates to
+0..255 instead of wrapping. A bound outside the output type's range saturates
+to it (SimpleITK wraps it: ``clamp(Int8 img, lower=200)`` clamps to -56 there).
 
 Example
 -------
@@ -74,7 +77,7 @@ def c_cast(array: np.ndarray, dtype: Any) -> np.ndarray:
     >>> c_cast(np.array([-3.7, 300.2, np.nan]), np.uint8).tolist()
     [253, 44, 0]
     >>> c_cast(np.array([-1.0, 5e9, np.nan]), np.uint32).tolist()
-    [4294967295, 0, 2147483648]
+    [4294967295, 705032704, 0]
     """
     dtype = np.dtype(dtype)
     src = array.dtype
@@ -97,14 +100,8 @@ def c_cast(array: np.ndarray, dtype: Any) -> np.ndarray:
             return np.where(big, high, low)
         if dtype == np.int64:
             return _through(t, -_2_63, _2_63, np.int64, -(2**63))
-        if dtype == np.uint32:
-            ok = (t >= -_2_31) & (t < 2.0**32)
-            if ok.all():
-                return t.astype(np.int64).astype(np.uint32)
-            out = np.where(ok, t, 0).astype(np.int64).astype(np.uint32)
-            below = ~ok & ~(t >= 2.0**32) & (t != -np.inf)  # NaN and values below -2**31 (not -inf)
-            out[below] = np.uint32(2**31)
-            return out
+        if dtype == np.uint32:  # through Int64, as x86-64 compilers convert to unsigned 32-bit
+            return _through(t, -_2_63, _2_63, np.int64, -(2**63)).astype(np.uint32)
         # 8-, 16- and 32-bit signed targets, and 8-/16-bit unsigned: through Int32
         return _through(t, -_2_31, _2_31, np.int32, -(2**31)).astype(dtype)
 
@@ -176,7 +173,7 @@ def _exact_labels(arg: np.ndarray, target: PixelType) -> np.ndarray:
             else:  # complex
                 bad = np.ones(arg.shape, bool)
         if bad.any():
-            first = arg[bad].ravel()[0]
+            first = arg[bad].ravel()[0].item()
             msg = (
                 f"cast to {target.name}: the value {first!r} is not a label of {target.name} "
                 f"(labels are integers 0..{target.max}); cast to {target.component_type.name} first to wrap, "
@@ -256,11 +253,12 @@ class Clamp(Unary):
         return self.arg.geometry, pixel_type, components
 
     def bounds(self) -> tuple[int | float, int | float]:
-        """The effective bounds: the given ones intersected with the output type's range."""
+        """The effective bounds: the given ones (default: the output type's range)
+        saturated into the output type's range."""
         out = self.pixel_type
         lo, hi = out.min, out.max
-        lower = lo if self.lower is None else max(self.lower, lo)
-        upper = hi if self.upper is None else min(self.upper, hi)
+        lower = lo if self.lower is None else min(max(self.lower, lo), hi)
+        upper = hi if self.upper is None else max(min(self.upper, hi), lo)
         return lower, upper
 
     def compute(self, region: Region, arg: np.ndarray) -> np.ndarray:
@@ -326,8 +324,9 @@ def clamp(
 ) -> Clamp:
     """``arg`` limited to ``[lower, upper]``, then cast to ``pixel_type`` (an expression).
 
-    As SimpleITK's Clamp: bounds default to the output type's range and are
-    intersected with it, so values saturate instead of wrapping;
+    As SimpleITK's Clamp: bounds default to the output type's range and lie
+    within it (a bound beyond it saturates to it, where SimpleITK wraps it), so
+    values saturate instead of wrapping;
     ``lower > upper`` raises. ``pixel_type`` defaults to the input's (a label
     input gives its unsigned integer type). Vector images clamp per component;
     NaN stays NaN for float outputs. ``to=`` is an alias of ``pixel_type``.
