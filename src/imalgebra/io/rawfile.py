@@ -40,6 +40,7 @@ from __future__ import annotations
 import bz2
 import math
 import os
+import stat
 import threading
 import zlib
 from collections.abc import Sequence
@@ -183,7 +184,7 @@ def _file_size(path: str, what: str) -> int:
     except OSError as err:
         msg = f"{path}: cannot open the {what}: {err.strerror or err}"
         raise ImageIOError(msg) from err
-    if os.path.isdir(path):
+    if stat.S_ISDIR(st.st_mode):
         msg = f"{path}: the {what} is a folder, not a file"
         raise ImageIOError(msg)
     return st.st_size
@@ -363,9 +364,10 @@ def _read_raw(f: BinaryIO, src: RawSource, start: tuple[int, ...], count: tuple[
     inner_strides = (*(strides[k] * isz for k in range(level, j)), isz)
     blocks = out.reshape((-1, *inner))
     slab_tail = sum(start[k] * strides[k] for k in range(level, ndim))
+    wanted = as_strided(buffer, shape=inner, strides=inner_strides, writeable=False)  # a view: refilled per slab
     for i, off in enumerate(_outer_offsets(start, count, strides, level).tolist()):
         _readinto_exact(f, base + (off + slab_tail) * isz, view, src)
-        blocks[i] = as_strided(buffer, shape=inner, strides=inner_strides, writeable=False)
+        blocks[i] = wanted
 
 
 class _Decoder:
@@ -661,7 +663,9 @@ class RegionFileWriter:
         self._fd = -1
         self._compressor = compressor(encoding, level) if encoding != "raw" else None
         try:
-            self._fd = os.open(self._files.temps[0], os.O_WRONLY | os.O_TRUNC)
+            # no O_TRUNC: the temporary file is new and empty, and truncating makes ext4 (auto_da_alloc)
+            # flush every dirty page at close, which costs a whole write to disk
+            self._fd = os.open(self._files.temps[0], os.O_WRONLY)
             self._offset = 0
             if self._single:
                 head = header(None)

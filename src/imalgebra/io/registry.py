@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import stat
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -124,12 +125,17 @@ def _supported_extensions(writers_only: bool) -> str:
 
 def _head(path: str) -> bytes:
     """The first 1 KiB of ``path`` (empty for a folder), with clear errors for missing or unreadable files."""
-    if not os.path.lexists(path):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
         folder = os.path.dirname(os.path.abspath(path))
         where = "" if os.path.isdir(folder) else f" (its folder {folder} does not exist either)"
         msg = f"{path}: no such file{where}"
-        raise ImageIOError(msg)
-    if os.path.isdir(path):
+        raise ImageIOError(msg) from None
+    except OSError as err:
+        msg = f"{path}: cannot read the file: {err.strerror or err}"
+        raise ImageIOError(msg) from err
+    if stat.S_ISDIR(mode):
         return b""
     try:
         with open(path, "rb", buffering=0) as f:  # unbuffered: exactly HEAD_BYTES, not a whole buffer
