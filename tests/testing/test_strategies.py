@@ -394,3 +394,125 @@ def test_bad_arguments_raise_invalid_argument_naming_them(make, text):
     with pytest.raises(InvalidArgument) as info:
         minimal(make())
     assert text in str(info.value)
+
+
+# -- expressions -----------------------------------------------------------------------------------
+def nodes(expr):
+    from imalgebra.algebra.graph import toposort
+
+    return toposort(expr)
+
+
+def depth(expr) -> int:
+    return 1 + max((depth(child) for child in expr.inputs), default=-1)
+
+
+@settings(max_examples=60)
+@given(ist.expressions())
+def test_every_expression_evaluates_to_its_announced_type_and_geometry(expr):
+    out = ia.evaluate(expr)  # warnings are errors in this suite: no overflow or invalid-value warning either
+    assert out.pixel_type is expr.pixel_type and out.components == expr.components
+    assert out.geometry.same_space(expr.geometry) and out.size == expr.geometry.size
+
+
+@settings(max_examples=30)
+@given(ist.expressions(max_depth=3), st.data())
+def test_evaluators_agree_bit_for_bit_and_a_region_of_the_result_is_the_result_of_the_region(expr, data):
+    whole = ia.evaluate(expr)
+    streamed = ia.evaluate(expr, ia.Streamed(memory="1 MiB", workers=2, block_bytes=64))
+    assert ia.to_array(whole).tobytes() == ia.to_array(streamed).tobytes()
+    region = data.draw(ist.regions(expr.geometry))
+    part = ia.evaluate(ia.extract(expr, region.index, region.size))
+    assert ia.to_array(part).tobytes() == np.ascontiguousarray(np.asarray(whole)[region.slices]).tobytes()
+
+
+@given(ist.expressions(max_depth=2, ops=["add", "neg", "exp"]))
+def test_ops_and_max_depth_bound_the_trees(expr):
+    assert depth(expr) <= 2
+    assert {type(n).__name__ for n in nodes(expr)} <= {"Add", "Negative", "Exp", "Image"}
+
+
+@given(ist.expressions(max_depth=1, ops=["where"]))
+def test_helper_nodes_come_on_top_of_the_chosen_operations(expr):
+    assert depth(expr) <= 2  # a where over a float or a vector needs a mask: `x > c`
+    assert {type(n).__name__ for n in nodes(expr)} <= {"Where", "Greater", "Image"}
+
+
+@settings(max_examples=60)
+@given(ist.expressions(max_depth=5))
+def test_no_cast_is_undefined_nor_targets_labels(expr):
+    for n in nodes(expr):
+        if type(n).__name__ == "Cast":
+            source, target = n.arg.pixel_type, n.pixel_type
+            assert not target.is_label
+            assert not (source.is_float and target.is_integer)  # those go through clamp(where(x == x, x, 0))
+
+
+def test_fixed_leaves_are_used_as_given():
+    a = ia.Image.zeros((3, 2), PT.Float32, spacing=(0.5, 2.0))
+    b = ia.Image.zeros((3, 2), PT.Int16, spacing=(0.5, 2.0))
+
+    @settings(max_examples=20)
+    @given(ist.expressions(leaves=[a, b], max_depth=2, ops=[o for o in ist.OPERATIONS if o != "slice"]))
+    def check(expr):
+        assert {n.key for n in nodes(expr) if not n.inputs} <= {a.key, b.key}
+
+    check()
+
+
+def test_expressions_shrink_to_a_leaf_and_print_with_their_leaves():
+    assert minimal(ist.expressions(max_depth=2)).equals(ia.Image.zeros((1, 1), PT.UInt8))
+    where = minimal(ist.expressions(ops=["where", "neg"]), lambda e: any(type(n).__name__ == "Where" for n in nodes(e)))
+    assert len(nodes(where)) <= 3
+    assert pretty(where).startswith("<Where ") and " where a=Image(" in pretty(where)
+
+
+BINARY_OPS = [o for o in ist.OPERATIONS if o in ist._BINARY and o != "where"]
+SAMPLES = {t: ia.Image.zeros((2, 2), t, components=2 if t.is_vector else 1) for t in CONCRETE}
+VECTOR3 = ia.Image.zeros((2, 2), PT.VectorFloat32, components=3)
+
+
+@pytest.mark.parametrize("op", BINARY_OPS)
+def test_the_strategy_type_rules_agree_with_the_operators(op):
+    """expressions() must never build an invalid node, nor miss a valid pairing: its rules
+    (ist._accepts, ist._combinable) agree with imalgebra's construction for every pair of types."""
+    for a in [*SAMPLES.values(), VECTOR3]:
+        for b in [*SAMPLES.values(), VECTOR3]:
+            predicted = ist._accepts(op, a) and ist._combinable(op, a, b)
+            try:
+                ist._apply_binary(op, a, b)
+                built = True
+            except ia.PixelTypeError:
+                built = False
+            assert predicted == built, (op, a.pixel_type, a.components, b.pixel_type, b.components)
+
+
+@pytest.mark.parametrize("op", [o for o in ist._UNARY if o not in ("cast", "compose", "select_component")])
+def test_unary_operations_accept_exactly_the_predicted_types(op):
+    builder = ist._ExpressionBuilder(ist.OPERATIONS, 1)
+    for img in SAMPLES.values():
+        if ist._accepts(op, img):
+            builder.unary_node(lambda s: minimal(s), op, img, (img,), 1).geometry  # noqa: B018 - builds
+        else:
+            with pytest.raises(ia.PixelTypeError):
+                builder.unary_node(lambda s: minimal(s), op, img, (img,), 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({"max_depth": -1}, "max_depth=-1"),
+        ({"ops": "add"}, "ops='add'"),
+        ({"ops": ["add", "plus"]}, "unknown ['plus']"),
+        ({"leaves": []}, "leaves=[]"),
+        ({"leaves": [np.zeros((2, 2))]}, "is not an image"),
+        (
+            {"leaves": [ia.Image.zeros((2, 2), PT.UInt8), ia.Image.zeros((2, 2), PT.UInt8, spacing=(1, 2))]},
+            "leaves must share one physical space",
+        ),
+    ],
+)
+def test_bad_expression_arguments_raise_invalid_argument(kwargs, text):
+    with pytest.raises(InvalidArgument) as info:
+        minimal(ist.expressions(**kwargs))
+    assert text in str(info.value)

@@ -42,7 +42,9 @@ from imalgebra.algebra.tolerance import Tolerance, current_tolerance
 from imalgebra.errors import GeometryError
 
 __all__ = [
+    "OPERATIONS",
     "NearPair",
+    "expressions",
     "geometries",
     "images",
     "nearly_same_space",
@@ -193,9 +195,11 @@ def pixel_types(
 
     >>> pixel_types(scalar=True, float=True)
     pixel_types(scalar=True, float=True)
-    >>> from hypothesis import find
-    >>> find(pixel_types(vector=True, integer=False), lambda t: True)  # the simplest example
-    <PixelType.VectorFloat32: 20>
+    >>> from hypothesis import given
+    >>> @given(pixel_types(vector=True, integer=False))
+    ... def test_float_vectors(t):
+    ...     assert t in (PixelType.VectorFloat32, PixelType.VectorFloat64)
+    >>> test_float_vectors()
     """
     filters = {"scalar": scalar, "integer": integer, "float": float, "complex": complex, "vector": vector}
     filters["label"] = label
@@ -414,8 +418,7 @@ def _element_strategy(pixel_type: PixelType, options: Mapping[str, Any]) -> st.S
     lo, hi = options.get("min_value"), options.get("max_value")
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        floor = 1 if pixel_type.is_label else int(info.min)  # labels paint non-zero values on a zero background
-        lo_i = floor if lo is None else max(floor, math.ceil(lo))
+        lo_i = int(info.min) if lo is None else max(int(info.min), math.ceil(lo))
         hi_i = int(info.max) if hi is None else min(int(info.max), math.floor(hi))
         if lo_i > hi_i:
             msg = f"elements={dict(options)!r} leaves no value of {pixel_type.name} ({info.min}..{info.max})"
@@ -492,7 +495,7 @@ def _draw_pixels(
     when there is noise. Shrinks to a constant image of zeros.
     """
     dtype = pixel_type.dtype
-    background = 0 if pixel_type.is_label else draw(values)
+    background = draw(values)  # labels too: the same choices for every type keep shrinking free to change type
     array = np.full(shape, _exact([background], pixel_type)[0], dtype=dtype)
     if draw(st.booleans()):  # dense noise: a palette of hypothesis values, placed by a drawn seed
         palette = draw(st.lists(values, min_size=1, max_size=_MAX_PALETTE))
@@ -582,11 +585,14 @@ def images(
       ``elements={"allow_nan": True, "allow_infinity": True}``).
     * ``metadata``: a mapping or a strategy for them; default empty.
 
-    Label images are zeros with a few boxes of non-negative labels painted on
-    them (runs along x that touch and overlap); other images use
-    :func:`hypothesis.extra.numpy.arrays` (a background value and a few
-    different pixels). Examples shrink towards a 1 x 1 image of zeros, UInt8,
-    unit spacing, zero origin and identity direction.
+    Pixels are a background value, sometimes dense noise from a small palette
+    of values, and a few boxes of single values painted over them: a handful
+    of choices per image whatever its size (generation stays fast), and the
+    structure that finds bugs (edges, runs along x that touch and overlap,
+    every pixel different from its neighbours, extreme values). Label images
+    get up to 6 boxes, so their run-length storage meets its edge cases.
+    Examples shrink towards a 1 x 1 UInt8 image of 0 with unit spacing, zero
+    origin and the identity direction.
 
     >>> from hypothesis import given
     >>> @given(images(pixel_types=PixelType.Int16, dimensions=3, max_side=4))
@@ -873,3 +879,344 @@ def nearly_same_space(
         return NearPair(a, b, inside=is_inside, tolerance=tol)
 
     return build().filter(lambda pair: pair is not None)
+
+
+# -- expressions ------------------------------------------------------------------------
+_MATHS_ANY = ("exp", "log", "log10", "sqrt", "square", "sin", "cos", "tan", "asin", "acos")  # complex too
+_MATHS_REAL = ("atan", "round", "floor", "ceil", "trunc", "sign")
+_UNARY = ("neg", "abs", "invert", *_MATHS_ANY, *_MATHS_REAL, "real", "imag")
+_UNARY += ("cast", "clamp", "rescale_intensity", "select_component", "compose")
+_ORDERED = frozenset({"floordiv", "mod", "lt", "le", "gt", "ge", "atan2"})  # refuse complex operands
+_BITWISE = frozenset({"and", "or", "xor"})
+_COMPARE = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
+_BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor")
+_BINARY += ("lt", "le", "gt", "ge", "eq", "ne", "minimum", "maximum", "atan2", "where")
+_REGIONS = ("extract", "slice")
+OPERATIONS = _UNARY + _BINARY + _REGIONS
+"""Every name :func:`expressions` takes in ``ops=`` (operators by their Python
+special-method names: ``add`` is ``+``, ``truediv`` is ``/``, ``and`` is ``&``)."""
+
+_REAL_SCALARS = tuple(t for t in _ALL_TYPES if t.is_scalar)
+_COMPLEX = (PixelType.ComplexFloat32, PixelType.ComplexFloat64)
+_VECTORS = tuple(t for t in _ALL_TYPES if t.is_vector)
+
+
+def _apply_binary(op: str, left: Any, right: Any) -> Any:
+    import operator as py
+
+    import imalgebra as ia
+
+    functions = {"minimum": ia.minimum, "maximum": ia.maximum, "atan2": ia.atan2}
+    if op in functions:
+        return functions[op](left, right)
+    symbol = {"and": "and_", "or": "or_", "div": "truediv"}.get(op, op)
+    return getattr(py, symbol)(left, right)
+
+
+def _accepts(op: str, node_: Any) -> bool:
+    """Whether ``op`` takes ``node_`` (its first operand) by the type rules of imalgebra's operators."""
+    t: PixelType = node_.pixel_type
+    if op in ("invert", *_BITWISE):
+        return t.is_integer
+    if op in _MATHS_REAL or op in _ORDERED or op in ("clamp", "rescale_intensity"):
+        return not t.is_complex
+    if op == "select_component":
+        return t.is_vector
+    if op == "compose":
+        return t.is_scalar
+    if op == "where":
+        return not t.is_complex and not t.is_vector
+    return True
+
+
+def _combinable(op: str, a: Any, b: Any) -> bool:
+    """Whether two image operands combine under ``op`` (imalgebra's rules: NEP 50 promotion,
+    vectors per component with equal counts, no vector-complex mix, integer-only bitwise)."""
+    ta, tb = a.pixel_type, b.pixel_type
+    if (ta.is_vector or tb.is_vector) and (ta.is_complex or tb.is_complex):
+        return False
+    if ta.is_vector and tb.is_vector and a.components != b.components:
+        return False
+    if op in _ORDERED and (ta.is_complex or tb.is_complex):
+        return False
+    if op in _BITWISE:
+        if not (ta.is_integer and tb.is_integer):
+            return False
+        return np.result_type(ta.component_type.dtype, tb.component_type.dtype).kind in "iu"
+    return True
+
+
+def _constants(op: str, pixel_type: PixelType) -> tuple[Any, ...]:
+    """Python numbers that ``op`` accepts with an image of ``pixel_type`` (a weak Python
+    int must fit the result type: no negative ones with unsigned images)."""
+    if op in _BITWISE:
+        return (1, 3, 0, 7, 100)
+    kind = pixel_type.component_type.dtype.kind
+    if op == "pow":
+        return (2, 0, 1, 3) if kind in "iu" else (2, 0.5, 3, -1.0)
+    if op in _COMPARE:
+        return (0, 1, 2.5, -1)
+    numbers: tuple[Any, ...] = (1, 2, 0, 3, 7, 100, 0.5, 2.5, -1.5)
+    return numbers if kind == "u" else (*numbers, -1, -3)
+
+
+class _ExpressionBuilder:
+    """Draws a well-typed tree over ``leaves``: children first, then an operation that
+    accepts their types, so every tree constructs (no rejection, no try/except)."""
+
+    def __init__(self, ops: tuple[str, ...], max_depth: int) -> None:
+        self.unary = tuple(o for o in _UNARY if o in ops)
+        self.binary = tuple(o for o in _BINARY if o in ops)
+        self.regions = tuple(o for o in _REGIONS if o in ops)
+        self.max_depth = max_depth
+        # a leaf is the simplest subtree (shrinking ends there); the root is rarely one
+        self.stop = st.sampled_from((True, False, False))
+        self.stop_root = st.sampled_from((True, *(False,) * 7))
+        self.region_kind = st.sampled_from(("none", "none", "none", "none", *self.regions))
+        self._choices: dict[tuple[PixelType, int], st.SearchStrategy[str]] = {}
+
+    def operation(self, draw: Any, first: Any) -> str | None:
+        key = (first.pixel_type, first.components)
+        found = self._choices.get(key)
+        if found is None:
+            names = [o for o in (*self.unary, *self.binary) if _accepts(o, first)]
+            names += [o for o in names if o not in _MATHS_ANY and o not in _MATHS_REAL]  # maths are many: weigh less
+            found = self._choices[key] = st.sampled_from(names) if names else st.just(None)
+        return draw(found)
+
+    def tree(self, draw: Any, leaves: tuple[Any, ...], depth: int, *, root: bool = False) -> Any:
+        if depth <= 0 or draw(self.stop_root if root else self.stop):
+            return draw(st.sampled_from(leaves))
+        first = self.tree(draw, leaves, depth - 1)
+        op = self.operation(draw, first)
+        if op is None:
+            return first
+        if op in self.unary:
+            return self.unary_node(draw, op, first, leaves, depth)
+        return self.binary_node(draw, op, first, leaves, depth)
+
+    def operand(self, draw: Any, op: str, first: Any, leaves: tuple[Any, ...], depth: int) -> Any:
+        """A second operand for ``op`` with ``first``: a subtree that combines with it, or a number."""
+        if draw(st.booleans()):
+            other = self.tree(draw, leaves, depth - 1)
+            if _combinable("add" if op == "where" else op, first, other):
+                return other
+        return draw(st.sampled_from(_constants(op, first.pixel_type)))
+
+    def binary_node(self, draw: Any, op: str, first: Any, leaves: tuple[Any, ...], depth: int) -> Any:
+        import imalgebra as ia
+
+        if op == "where":
+            mask = first if first.pixel_type.is_integer else first > draw(st.sampled_from((0, 1, 2.5)))
+            a = self.operand(draw, op, mask, leaves, depth)
+            b = self.operand(draw, op, a if not isinstance(a, (int, float)) else mask, leaves, depth)
+            if not isinstance(a, (int, float)) and not isinstance(b, (int, float)) and not _combinable("add", a, b):
+                b = 0
+            return ia.where(mask, a, b)
+        other = self.operand(draw, op, first, leaves, depth)
+        if isinstance(other, (int, float)) and draw(st.booleans()):  # the number on the left: 2 - x
+            return _apply_binary(op, other, first)
+        return _apply_binary(op, first, other)
+
+    def unary_node(self, draw: Any, op: str, x: Any, leaves: tuple[Any, ...], depth: int) -> Any:
+        import imalgebra as ia
+
+        t: PixelType = x.pixel_type
+        if op == "neg":
+            return -x
+        if op == "abs":
+            return abs(x)
+        if op == "invert":
+            return ~x
+        if op in _MATHS_ANY or op in _MATHS_REAL or op in ("real", "imag"):
+            return getattr(ia, op)(x)
+        if op == "cast":
+            targets = _COMPLEX if t.is_complex else (_VECTORS if t.is_vector else (*_REAL_SCALARS, *_COMPLEX))
+            if t.is_vector and t.is_float:
+                targets = (PixelType.VectorFloat32, PixelType.VectorFloat64)  # no NaN-free way to go to ints
+            return self.convert(x, draw(st.sampled_from(targets)))
+        if op == "clamp":
+            lower, upper = draw(st.sampled_from(((0, 100), (-10, 10), (0, 1), (3, 3))))
+            return ia.clamp(x, lower, upper)
+        if op == "rescale_intensity":
+            return ia.rescale_intensity(x, out_min=0, out_max=100)
+        if op == "select_component":
+            return ia.select_component(x, draw(st.integers(-x.components, x.components - 1)))
+        # compose: x with a second (and maybe a third) scalar of x's type
+        other = self.tree(draw, leaves, depth - 1)
+        if not (other.pixel_type.is_scalar or other.pixel_type.is_label):
+            other = x
+        parts = [x, self.convert(other, t)]
+        if draw(st.booleans()):
+            parts.append(x)
+        return ia.compose(*parts)
+
+    @staticmethod
+    def convert(x: Any, target: PixelType) -> Any:
+        """``x`` as ``target``; from floats to integers without NaN or infinity (whose C
+        conversion is undefined): NaN -> 0, then saturate to [-1000, 1000] and the type."""
+        import imalgebra as ia
+
+        source = x.pixel_type
+        if source is target:
+            return x
+        if source.is_float and target.is_integer and not source.is_vector:
+            return ia.clamp(ia.where(x == x, x, 0), -1000, 1000, pixel_type=target)
+        return ia.cast(x, target)
+
+    def region(self, draw: Any, expr: Any) -> Any:
+        kind = draw(self.region_kind)
+        if kind == "extract":
+            box = draw(regions(expr.geometry))
+            import imalgebra as ia
+
+            return ia.extract(expr, box.index, box.size)
+        if kind == "slice":
+            return expr[tuple(draw(_axis_slices(n)) for n in expr.geometry.size)]
+        return expr
+
+
+@st.composite
+def _axis_slices(draw: Any, n: int) -> slice:
+    """A slice keeping at least one of ``n`` indices (any step sign; open ended or not)."""
+    step = draw(st.sampled_from((1, 2, -1, 3, -2)))
+    start = draw(st.integers(0, n - 1))
+    most = start // -step + 1 if step < 0 else (n - 1 - start) // step + 1
+    count = draw(st.integers(1, most))
+    stop = start + count * step
+    return slice(start, stop if stop >= 0 else None, step)
+
+
+def _pretty_expression(expr: Any, printer: Any, cycle: bool) -> None:
+    """``<Add Float32 size=(2, 1): a + b> where a=Image(...), b=Image(...)``."""
+    from imalgebra.algebra.text import leaf_names
+
+    printer.text(repr(expr))
+    for k, (name, leaf) in enumerate(leaf_names(expr).items()):
+        printer.text(" where " if k == 0 else ", ")
+        printer.text(f"{name}=")
+        if isinstance(leaf, Image):
+            _pretty_image(leaf, printer, cycle)
+        else:
+            printer.text(repr(leaf))
+
+
+def _printable(expr: Any) -> Any:
+    """Register the printer for ``expr``'s class (attrs node classes would print every field)."""
+    if not isinstance(expr, Image):
+        try:
+            from hypothesis.vendor.pretty import for_type_by_name
+        except ImportError:  # pragma: no cover
+            return expr
+        cls = type(expr)
+        for_type_by_name(cls.__module__, cls.__name__, _pretty_expression)
+    return expr
+
+
+def _default_leaves() -> st.SearchStrategy[tuple[Image, ...]]:
+    return st.one_of(
+        *(same_space_images(n=n, pixel_types=pixel_types(), dimensions=(2, 3), max_side=4) for n in (1, 2, 3))
+    )
+
+
+def _leaf_strategy(leaves: object) -> st.SearchStrategy[tuple[Any, ...]]:
+    from imalgebra.algebra.expr import is_node
+
+    if leaves is None:
+        return _default_leaves()
+    if isinstance(leaves, st.SearchStrategy):
+        return leaves.map(lambda found: _checked_leaves(tuple(found)) if not is_node(found) else (found,))
+    _check(
+        isinstance(leaves, Sequence) and not isinstance(leaves, str) and len(leaves) > 0,
+        f"leaves={leaves!r} must be a strategy, or a non-empty sequence of images or expressions",
+    )
+    return st.just(_checked_leaves(tuple(leaves)))
+
+
+def _checked_leaves(leaves: tuple[Any, ...]) -> tuple[Any, ...]:
+    from imalgebra.algebra.expr import is_node
+
+    _check(leaves, "leaves gave no image; give at least one")
+    for leaf in leaves:
+        _check(is_node(leaf), f"leaves: {leaf!r} is not an image or an image expression")
+    first = leaves[0].geometry
+    tol = current_tolerance()
+    for leaf in leaves[1:]:
+        _check(
+            first.same_space(leaf.geometry, coordinate=tol.coordinate, direction=tol.direction),
+            f"leaves must share one physical space (ist.same_space_images gives such images); "
+            f"{leaf.geometry} differs from {first}",
+        )
+    return leaves
+
+
+@_strategy
+def expressions(
+    *,
+    leaves: st.SearchStrategy[Sequence[Any]] | Sequence[Any] | None = None,
+    max_depth: int = 4,
+    ops: Sequence[str] | None = None,
+) -> st.SearchStrategy[Any]:
+    """Return a strategy for well-typed expression trees over ``leaves``.
+
+    For differential tests of evaluators: every tree constructs (each operation
+    is chosen among those its operands' pixel types allow, and second operands
+    are subtrees that combine with the first, or numbers the type accepts),
+    and nothing in it has undefined behaviour: float-to-integer conversions
+    first replace NaN with 0 and saturate (``clamp(where(x == x, x, 0), -1000,
+    1000, pixel_type=...)``), casts never target label types.
+
+    * ``leaves``: the images (or expressions) at the leaves, all in one physical
+      space; a sequence, or a strategy for sequences (e.g.
+      ``ist.same_space_images(n=2, pixel_types=ia.PixelType.Float32)``).
+      Default: one to three images of any pixel type, 2D or 3D, up to 4 pixels
+      a side, from :func:`same_space_images`.
+    * ``max_depth``: the largest number of chosen operations from the root to
+      a leaf (0 gives a leaf). The nodes added to keep a tree well typed and
+      defined come on top: a comparison making a ``where`` mask of a float
+      operand (``x > 0``), and ``clamp(where(x == x, x, 0), ...)`` before a
+      float-to-integer conversion.
+    * ``ops``: the operation names to use, default all of :data:`OPERATIONS`:
+      the operators (``add sub mul truediv floordiv mod pow and or xor lt le gt
+      ge eq ne neg abs invert``), the maths functions, ``cast clamp
+      rescale_intensity select_component compose where minimum maximum atan2
+      real imag``, and at the root only ``extract`` and ``slice`` (sub-regions
+      and strided or flipped slices of the whole tree).
+
+    Examples shrink towards a single leaf, then towards the leaves' own shrink
+    targets. A tree may be an :class:`~imalgebra.Image` (a leaf); hypothesis
+    prints a tree as its text form with its leaves
+    (``<Add UInt8 size=(1, 1): a + b> where a=Image(...), b=Image(...)``).
+
+    >>> from hypothesis import given, settings
+    >>> import imalgebra as ia
+    >>> @settings(max_examples=20)
+    ... @given(expressions(max_depth=3))
+    ... def test_a_region_of_the_result_is_the_result_of_the_region(expr):
+    ...     whole = ia.to_array(ia.evaluate(expr))
+    ...     corner = ia.evaluate(ia.extract(expr, (0,) * expr.geometry.dimension, (1,) * expr.geometry.dimension))
+    ...     assert ia.to_array(corner).tobytes() == whole[(slice(0, 1),) * expr.geometry.dimension].tobytes()
+    >>> test_a_region_of_the_result_is_the_result_of_the_region()
+    """
+    max_depth = _check_int(max_depth, "max_depth", 0)
+    if ops is None:
+        chosen = OPERATIONS
+    else:
+        _check(
+            isinstance(ops, (Sequence, set, frozenset)) and not isinstance(ops, str),
+            f"ops={ops!r} must be a collection of names such as ('add', 'exp')",
+        )
+        unknown = [o for o in ops if o not in OPERATIONS]
+        _check(not unknown, f"ops={ops!r}: unknown {unknown}; choose from {OPERATIONS}")
+        chosen = tuple(ops)
+    leaf_strategy = _leaf_strategy(leaves)
+    builder = _ExpressionBuilder(chosen, max_depth)
+
+    @st.composite
+    def build(draw: Any) -> Any:
+        found = draw(leaf_strategy)
+        if builder.regions and max_depth >= 1:
+            return _printable(builder.region(draw, builder.tree(draw, found, max_depth - 1, root=True)))
+        return _printable(builder.tree(draw, found, max_depth, root=True))
+
+    return build()
