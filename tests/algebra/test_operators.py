@@ -205,6 +205,8 @@ def test_integer_power_matches_simpleitk_without_overflow(sitk, data):
 @given(data=st.data())
 def test_float_and_complex_power_match_simpleitk(sitk, data):
     a, b = data.draw(same_space(2, FLOATS + COMPLEX, magnitude=10))
+    if a.pixel_type.is_complex:  # complex 0 ** z: numpy (and Python) give 1 or 0, C++ std::pow NaN
+        assume(not np.any(np.asarray(a) == 0))
     assert_same_result(ia.evaluate(a**b), to_sitk(sitk, a) ** to_sitk(sitk, b), sitk, rtol=1e-5)
 
 
