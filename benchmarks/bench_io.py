@@ -122,6 +122,8 @@ def worker(name: str, folder: Path, region: int, repeat: int) -> None:
     before = _status("VmRSS")
     _reset_peak()
     for _ in range(repeat):
+        for old in folder.glob("out-*"):  # every write makes a new file (replacing one costs ext4 a flush)
+            old.unlink()
         t0 = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - t0)
