@@ -347,3 +347,13 @@ def test_a_list_of_dicom_files_goes_to_the_series_reader(tmp_path: Path, monkeyp
     assert seen == [([str(f) for f in files], {})]
     ia.read(files, index=(0, 0, 0), size=(2, 2, 1))
     assert seen[-1][1] == {"index": (0, 0, 0), "size": (2, 2, 1)}
+
+
+def test_read_info_of_a_dicom_series_agrees_with_read(testdata: Path) -> None:
+    if "GDCMImageIO" not in ia.io.registered():
+        pytest.skip("DICOM is not registered")
+    files = sorted((testdata / "dicom/series/pydicom_ct5n").iterdir())
+    info = ia.read_info(files)
+    image = ia.read(files)
+    assert info.size == image.size == (16, 16, 5)
+    assert info.geometry == image.geometry and info.pixel_type == image.pixel_type

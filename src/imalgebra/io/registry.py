@@ -367,7 +367,7 @@ def read_info(
     Parameters
     ----------
     path
-        The image file.
+        The image file; or a list of files (a DICOM series, or 2D slices to stack: see :func:`read`).
     io
         An image IO name to force one (see :func:`registered`); by default it
         is chosen from the content and then the extension.
@@ -383,9 +383,14 @@ def read_info(
     ((8, 4, 2), 'Int16', 'NrrdImageIO')
     """
     if isinstance(path, (list, tuple)):
+        names = [os.fspath(p) for p in path]
+        if names and _dicom_list(names, io):
+            from imalgebra.io import dicom_series  # type: ignore[attr-defined]
+
+            return dicom_series.info(names)
         from imalgebra.io import stack
 
-        return stack.read_stack_info(list(path), io=io, allow_outside=allow_outside)
+        return stack.read_stack_info(names, io=io, allow_outside=allow_outside)
     return _open_info(os.fspath(path), io, allow_outside)
 
 
@@ -487,6 +492,13 @@ def _is_dicom(paths: list[str]) -> bool:
     return True
 
 
+def _dicom_list(names: list[str], io: str | FormatIO | None) -> bool:
+    """True when a list of files is a DICOM series (forced with io=, or every file is DICOM)."""
+    if io is not None:
+        return get(io).name == "GDCMImageIO"
+    return _is_dicom(names)
+
+
 def _read_many(
     paths: list[Any],
     io: str | FormatIO | None,
@@ -500,7 +512,7 @@ def _read_many(
         msg = "read: the list of files is empty"
         raise ImageIOError(msg)
     forced = get(io) if io is not None else None
-    if (forced is not None and forced.name == "GDCMImageIO") or (forced is None and _is_dicom(names)):
+    if _dicom_list(names, io):
         from imalgebra.io import dicom  # type: ignore[attr-defined]
 
         kwargs: dict[str, Any] = {}
