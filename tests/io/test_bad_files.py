@@ -201,6 +201,19 @@ def test_not_nrrd_at_all(tmp_path: Path) -> None:
 # -- fuzzing: whatever happens to the bytes, the error is an ImageIOError -------------------------------
 
 
+_SEEDS: dict[tuple[str, bool], bytes] = {}
+
+
+def _seed(folder: Path, kind: str, compressed: bool) -> bytes:
+    """A valid file's bytes, written once per kind."""
+    if (kind, compressed) not in _SEEDS:
+        image = ia.from_array(np.arange(60, dtype=np.int16).reshape(3, 4, 5)).with_metadata({"k": "v"})
+        path = folder / f"seed.{kind}"
+        ia.write(image, path, compress=compressed)
+        _SEEDS[(kind, compressed)] = path.read_bytes()
+    return _SEEDS[(kind, compressed)]
+
+
 @settings(max_examples=60)
 @given(
     kind=st.sampled_from(["mha", "nrrd"]),
@@ -212,10 +225,7 @@ def test_mangled_files_never_raise_anything_but_image_io_errors(
     tmp_path_factory: pytest.TempPathFactory, kind: str, compressed: bool, cut: int, flips: list[tuple[int, int]]
 ) -> None:
     folder = tmp_path_factory.mktemp("fuzz")
-    image = ia.from_array(np.arange(60, dtype=np.int16).reshape(3, 4, 5)).with_metadata({"k": "v"})
-    seed = folder / f"seed.{kind}"
-    ia.write(image, seed, compress=compressed)
-    data = bytearray(seed.read_bytes())
+    data = bytearray(_seed(folder, kind, compressed))
     for at, value in flips:
         if at < len(data):
             data[at] = value

@@ -260,3 +260,19 @@ def test_streamed_writes(tmp_path: Path) -> None:
     back = ia.read(tmp_path / "g.nrrd")
     np.testing.assert_array_equal(np.asarray(back), np.asarray(image))
     assert back.metadata == image.metadata and back.geometry == image.geometry
+
+
+@pytest.mark.parametrize("size", [(3, 4, 2, 2), (2, 3, 2, 2, 2)])
+def test_4d_and_5d_interop(sitk: Any, tmp_path: Path, size: tuple[int, ...]) -> None:
+    d = len(size)
+    direction = np.eye(d)[:, [*range(1, d), 0]]
+    geometry = ia.Geometry(size=size, origin=range(d), spacing=[0.5 + k for k in range(d)], direction=direction.ravel())
+    image = ia.Image.from_pixels(helpers.sample_pixels(PT.Float32, geometry.shape), geometry)
+    ia.write(image, tmp_path / "n.nrrd")
+    s = sitk.ReadImage(str(tmp_path / "n.nrrd"))
+    helpers.assert_sitk_geometry(image, s)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(s), np.asarray(image))
+    sitk.WriteImage(s, str(tmp_path / "s.nrrd"))
+    back = ia.read(tmp_path / "s.nrrd")
+    assert back.geometry.same_space(image.geometry)
+    np.testing.assert_array_equal(np.asarray(back), np.asarray(image))
