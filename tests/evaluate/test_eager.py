@@ -373,3 +373,15 @@ def test_x_minus_x_is_zero_and_where_of_equal_branches_is_the_branch(abc):
     zero = ia.evaluate(a - a)
     assert not np.asarray(zero).any() and zero.pixel_type is a.pixel_type
     assert same(ia.where(b > 0, a, a), a + 0)
+
+
+def test_a_kernel_returning_a_view_of_a_scratch_input_is_never_overwritten():
+    x = np.arange(4096, dtype=np.float32).reshape(64, 64)
+    a = ia.from_array(x)
+    t1 = a - 1  # written into a scratch buffer
+    t2 = Counting(arg=t1, tag="view")  # returns its input: a view of t1's buffer
+    t3 = t1 * 2  # t1's last use: may be computed in place, but t2 aliases it
+    e = t2 + t3
+    for block_bytes in (0, 256, 4096):
+        got = ia.to_array(Eager(block_bytes=block_bytes).evaluate(e))
+        np.testing.assert_array_equal(got, (x - 1) + (x - 1) * 2)

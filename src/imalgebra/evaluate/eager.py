@@ -441,27 +441,75 @@ def _run_group(unit: list[_Task], results: _Results, block_bytes: int, root_task
         for task in outputs:
             results[id(task)] = local[id(task)]
         return
-    full = {id(t): np.empty(_expected_shape(t.node, region), dtype=t.node.pixel_type.dtype) for t in outputs}
-    inner_uses = {id(t): sum(1 for c in t.consumers if id(c) in members) for t in unit}
+    full = {id(t): np.empty(_expected_shape(t.node, region), dtype=DTYPES[t.node.pixel_type]) for t in outputs}
+    slot = {id(t): i for i, t in enumerate(unit)}
+    last_use: dict[int, int] = {}  # member slot -> the slot of its last in-group consumer
+    for i, task in enumerate(unit):
+        for d in task.deps:
+            if id(d) in slot:
+                last_use[slot[id(d)]] = i
+    steps = []
+    for i, task in enumerate(unit):
+        n = task.node
+        sources = [(True, slot[id(d)]) if id(d) in slot else (False, results.need(d)) for d in task.deps]
+        comps = (n.components,) if n.pixel_type in VECTORS else ()
+        dying = sorted({j for j, used in last_use.items() if used == i})
+        steps.append((task, _into(n), sources, full.get(id(task)), dying, i in last_use, DTYPES[n.pixel_type], comps))
+    pool: dict[tuple[Any, ...], list[np.ndarray]] = {}  # free scratch buffers, reused from block to block
+    m = len(unit)
     for block in blocks:
         sl = block.relative_to(region).slices
-        local = {}
-        left = dict(inner_uses)
-        for task in unit:
-            arrays = []
-            for d in task.deps:
-                arrays.append(local[id(d)] if id(d) in members else results.need(d)[sl])
-            out = _compute(task, block, arrays)
-            if id(task) in full:
-                full[id(task)][sl] = out
-            if left[id(task)]:
-                local[id(task)] = out
-            for d in {id(d): d for d in task.deps}.values():
-                if id(d) in members:
-                    left[id(d)] -= 1
-                    if left[id(d)] == 0:
-                        del local[id(d)]
+        block_shape = block.size[::-1]
+        values: list[Any] = [None] * m
+        owned = [False] * m  # whether values[i] is a scratch buffer of ours
+        for i, (task, write, sources, out_full, dying, keep, dtype, comps) in enumerate(steps):
+            arrays = [values[ref] if inside else ref[sl] for inside, ref in sources]
+            own = False
+            if write is not None:
+                if out_full is not None:
+                    out = out_full[sl]
+                else:
+                    own = True
+                    out = None
+                    shape = block_shape + comps
+                    for j in dying:  # compute in place into a scratch input that dies here
+                        if owned[j] and values[j].shape == shape and values[j].dtype == dtype:
+                            out, owned[j] = values[j], False
+                            break
+                    if out is None:
+                        free = pool.get((shape, dtype.str))
+                        out = free.pop() if free else np.empty(shape, dtype=dtype)
+                try:
+                    result = write(block, out, *arrays)
+                except Exception as err:
+                    _fail(task.node, block, err)
+            else:
+                result = _compute(task, block, arrays)
+                if out_full is not None:
+                    out_full[sl] = result
+                for inside, ref in sources:  # a kernel may return a view of its input: never reuse that buffer
+                    if inside and owned[ref] and np.may_share_memory(result, values[ref]):
+                        owned[ref] = False
+            for j in dying:
+                if owned[j]:
+                    _give(pool, values[j])
+                    owned[j] = False
+                values[j] = None
+            if keep:
+                values[i], owned[i] = result, own
+            elif own:
+                _give(pool, result)
     results.update(full)
+
+
+def _into(n: Any) -> Any:
+    """The node's ``compute_into`` when it can write into a given buffer (an optional protocol extension)."""
+    method = getattr(n, "compute_into", None)
+    return method if method is not None and getattr(n, "supports_into", False) else None
+
+
+def _give(pool: dict[tuple[Any, ...], list[np.ndarray]], buffer: np.ndarray) -> None:
+    pool.setdefault((buffer.shape, buffer.dtype.str), []).append(buffer)
 
 
 def _blocks(region: Region, target: int) -> Iterator[Region]:

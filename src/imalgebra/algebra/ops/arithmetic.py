@@ -173,6 +173,23 @@ class Binary(Expr):
         """The numpy operation on whole operands (arrays or scalars)."""
         return self.ufunc(left, right)
 
+    @property
+    def supports_into(self) -> bool:
+        """True when :meth:`compute_into` can write the result into a given buffer."""
+        return self.ufunc is not None and type(self).kernel is Binary.kernel
+
+    def compute_into(self, region: Region, out: np.ndarray, *arrays: np.ndarray) -> np.ndarray:
+        """:meth:`compute`, written into ``out`` (``region``'s shape, this node's dtype;
+        it may be one of the input arrays: elementwise ufuncs allow that). The
+        same ufunc loop as :meth:`compute`, so the values are bit-identical."""
+        left, right = self.operand_values(arrays)
+        if self._quiet:
+            with np.errstate(all="ignore"):
+                self.ufunc(left, right, out=out)
+        else:
+            self.ufunc(left, right, out=out)
+        return out
+
 
 @attrs.frozen(eq=False, repr=False)
 class Unary(Expr):

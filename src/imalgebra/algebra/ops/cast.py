@@ -232,6 +232,15 @@ class Clamp(Unary):
     lower: int | float | None = attrs.field(default=None)
     upper: int | float | None = attrs.field(default=None)
     to: PixelType | None = attrs.field(default=None, converter=attrs.converters.optional(PixelType))
+    _bounds: tuple[int | float, int | float] = attrs.field(init=False)  # derived, not part of the key
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        out = self.pixel_type
+        lo, hi = out.min, out.max
+        lower = lo if self.lower is None else min(max(self.lower, lo), hi)
+        upper = hi if self.upper is None else max(min(self.upper, hi), lo)
+        object.__setattr__(self, "_bounds", (lower, upper))
 
     def check(self) -> None:
         if self.lower is not None and self.upper is not None and self.lower > self.upper:
@@ -255,11 +264,20 @@ class Clamp(Unary):
     def bounds(self) -> tuple[int | float, int | float]:
         """The effective bounds: the given ones (default: the output type's range)
         saturated into the output type's range."""
-        out = self.pixel_type
-        lo, hi = out.min, out.max
-        lower = lo if self.lower is None else min(max(self.lower, lo), hi)
-        upper = hi if self.upper is None else max(min(self.upper, hi), lo)
-        return lower, upper
+        return self._bounds
+
+    @property
+    def supports_into(self) -> bool:
+        """Float data clamped in its own type (the common case) can write into a buffer."""
+        source, target = self.arg.pixel_type, self.pixel_type
+        return source is target and target.component_type.is_float
+
+    def compute_into(self, region: Region, out: np.ndarray, arg: np.ndarray) -> np.ndarray:
+        dtype = DTYPES[self.pixel_type]
+        lower, upper = self.bounds()
+        with np.errstate(all="ignore"):
+            np.clip(arg, dtype.type(lower), dtype.type(upper), out=out)
+        return out
 
     def compute(self, region: Region, arg: np.ndarray) -> np.ndarray:
         target = self.pixel_type

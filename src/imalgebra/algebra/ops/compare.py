@@ -34,6 +34,15 @@ class Compare(Binary):
     def needs_errstate(self) -> bool:
         return False  # comparisons never warn (NaN compares false quietly)
 
+    @property
+    def supports_into(self) -> bool:
+        return True
+
+    def compute_into(self, region: Any, out: np.ndarray, *arrays: np.ndarray) -> np.ndarray:
+        left, right = self.operand_values(arrays)
+        self.ufunc(left, right, out=out.view(np.bool_))
+        return out
+
     def kernel(self, left: Any, right: Any) -> np.ndarray:
         out = self.ufunc(left, right)
         if not isinstance(out, np.ndarray):  # two 0-d operands never happen; keep the contract anyway
