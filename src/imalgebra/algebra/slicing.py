@@ -10,7 +10,8 @@ by lazy expressions (a slicing node), so both follow one rule:
   step negates that axis' direction column;
 * an integer drops the axis, as in SimpleITK: the origin is the physical point
   of the first kept pixel without that axis' coordinate, the direction is the
-  sub-matrix without that row and column (identity if it is singular);
+  sub-matrix without that row and column (identity if it is singular; flips
+  are applied after that fallback, so dropping and flipping commute);
 * a slice that keeps no pixel, a step of 0, or fewer than 2 kept axes raise
   :class:`~imalgebra.ImageIndexError`.
 
@@ -177,16 +178,18 @@ def plan_key(geometry: Geometry, key: Any) -> SlicePlan:
 
     first = [a if isinstance(a, int) else a.start for a in axes]
     origin = np.asarray(geometry.index_to_physical(first))
-    matrix = geometry.direction_matrix
+    # Collapse first, flip second, so that dropping and flipping commute (img[::-1, k][...] ==
+    # img[:, k][::-1, ...] even when the kept sub-matrix is singular and falls back to the
+    # identity, ITK's "guess" strategy; SimpleITK flips first and loses the flip there).
+    sub = geometry.direction_matrix[np.ix_(kept_axes, kept_axes)]
+    if abs(np.linalg.det(sub)) < 1e-12:
+        sub = np.eye(len(kept_axes))
     spacing = []
-    for k in kept_axes:
+    for column, k in enumerate(kept_axes):
         step = axes[k].step  # type: ignore[union-attr]
         spacing.append(geometry.spacing[k] * abs(step))
         if step < 0:
-            matrix[:, k] = 0.0 - matrix[:, k]  # 0.0 - x avoids printing -0.0
-    sub = matrix[np.ix_(kept_axes, kept_axes)]
-    if abs(np.linalg.det(sub)) < 1e-12:
-        sub = np.eye(len(kept_axes))  # ITK's "guess" collapse strategy
+            sub[:, column] = 0.0 - sub[:, column]  # 0.0 - x avoids printing -0.0
     new = Geometry(
         size=[len(axes[k]) for k in kept_axes],  # type: ignore[arg-type]
         origin=origin[kept_axes],
