@@ -157,3 +157,17 @@ def test_killing_a_writer_never_leaves_a_torn_file(tmp_path: Path) -> None:
         assert len(values) == 1 and 1 <= values[0] <= trial + 2
     for leftover in tmp_path.glob(f"{TEMP_PREFIX}*"):  # a kill leaves its temporary (never the target)
         leftover.unlink()
+
+
+def test_fsync_happens_only_under_durable_writes(tmp_path, monkeypatch):
+    from imalgebra.io import atomic
+
+    synced: list[str] = []
+    monkeypatch.setattr(atomic, "fsync_path", lambda p: synced.append(str(p)))
+    with atomic.atomic_path(tmp_path / "fast.bin") as tmp:
+        tmp.write_bytes(b"x")
+    assert synced == []
+    with atomic.durable_writes(), atomic.atomic_path(tmp_path / "safe.bin") as tmp:
+        tmp.write_bytes(b"y")
+    assert any(".imalgebra-tmp-" in p for p in synced) and str(tmp_path) in synced
+    assert (tmp_path / "safe.bin").read_bytes() == b"y"

@@ -15,6 +15,7 @@ Example
 ((1.0, 2.0), 'Int16', 'MetaImageIO')
 """
 
+from imalgebra.io.atomic import durable_writes
 from imalgebra.io.base import Capabilities, FormatIO, ImageInfo, RegionWriter
 from imalgebra.io.registry import get, read, read_info, reader_for, registered, write, writer_for
 
@@ -23,6 +24,7 @@ __all__ = [
     "FormatIO",
     "ImageInfo",
     "RegionWriter",
+    "durable_writes",
     "get",
     "read",
     "read_info",

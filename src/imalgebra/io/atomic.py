@@ -8,9 +8,15 @@ torn file in 22 of 50 kills; this protocol in 0 of 50).
 The protocol: create a temporary file named ``.imalgebra-tmp-<random>-<name>``
 in the target's folder (same file system, so the rename is atomic; the name
 keeps the target's suffix, so libraries that choose an encoding by extension,
-such as nibabel's ``.nii.gz``, still do), write it, ``fsync`` it,
-``os.replace`` it onto the target, then ``fsync`` the folder so the rename
-itself survives a power cut.
+such as nibabel's ``.nii.gz``, still do), write it, and ``os.replace`` it onto
+the target. That is what makes a write safe against a failure or a kill.
+
+Durability against a power cut is opt-in: inside ``with durable_writes():``
+(or with the environment variable ``IMALGEBRA_DURABLE_WRITES=1``) the
+temporary file is ``fsync``-ed before the rename and the folder after it.
+It is off by default because it is the whole cost of a write here: 512^3
+Int16 to .mha took 1.06 s with fsync and 0.11 s without (SimpleITK: 0.12 s,
+no fsync), and ext4 already flushes a file renamed over another one.
 
 For a two-file format (``.mhd`` + ``.raw``, ``.nhdr`` + ``.raw``) give the data
 file first and the header last: targets are replaced in the order given, so
@@ -48,6 +54,7 @@ Example
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import secrets
 import shutil
@@ -56,9 +63,28 @@ from pathlib import Path
 
 from imalgebra.errors import ImageIOError
 
-__all__ = ["TEMP_PREFIX", "AtomicFiles", "atomic_path", "atomic_paths", "fsync_path"]
+__all__ = ["TEMP_PREFIX", "AtomicFiles", "atomic_path", "atomic_paths", "durable_writes", "fsync_path"]
 
 TEMP_PREFIX = ".imalgebra-tmp-"
+
+_DURABLE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "imalgebra_durable_writes", default=os.environ.get("IMALGEBRA_DURABLE_WRITES", "") not in ("", "0")
+)
+
+
+@contextlib.contextmanager
+def durable_writes(enabled: bool = True) -> Iterator[None]:
+    """Inside the block, writes ``fsync`` their data and folder, so they survive a power cut.
+
+    >>> with durable_writes():
+    ...     _DURABLE.get()
+    True
+    """
+    token = _DURABLE.set(enabled)
+    try:
+        yield
+    finally:
+        _DURABLE.reset(token)
 
 
 def fsync_path(path: str | os.PathLike[str]) -> None:
@@ -141,16 +167,17 @@ class AtomicFiles:
         self.temps = tuple(temps)
 
     def commit(self) -> None:
-        """fsync every temporary file, rename each onto its target in order, fsync the folders."""
+        """Rename each temporary file onto its target in order (fsync-ed first under :func:`durable_writes`)."""
         if self.done:
             msg = "this write was already committed or aborted"
             raise ImageIOError(msg)
+        durable = _DURABLE.get()
         try:
             for tmp in self.temps:
                 if not os.path.lexists(tmp):
                     msg = f"cannot write {self.targets[self.temps.index(tmp)]}: the temporary file {tmp} vanished"
                     raise ImageIOError(msg)
-                if not self.directory:
+                if durable and not self.directory:
                     fsync_path(tmp)
             for tmp, target in zip(self.temps, self.targets, strict=True):
                 self._replace(tmp, target)
@@ -161,8 +188,9 @@ class AtomicFiles:
             msg = f"cannot write {self.targets[-1]}: {err.strerror or err}"
             raise ImageIOError(msg) from err
         self.done = True
-        for folder in {t.parent for t in self.targets}:
-            fsync_path(folder)
+        if durable:
+            for folder in {t.parent for t in self.targets}:
+                fsync_path(folder)
 
     def _replace(self, tmp: Path, target: Path) -> None:
         if self.directory and target.is_dir() and not target.is_symlink():
