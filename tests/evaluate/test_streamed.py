@@ -822,3 +822,58 @@ def test_json_round_trip_of_file_leaves_evaluates_streamed(tmp_path):
     again = ia.from_json(expr.to_json())
     assert again.equals(expr)
     assert Streamed(memory="1 KiB", workers=2, block_bytes=32).evaluate(again).equals(ia.evaluate(a * 3 - 1))
+
+
+@node
+class AddInto(Expr):
+    """A voxelwise node whose kernel can write into a given buffer (``compute_into``)."""
+
+    op_name = "t_add_into"
+    input_fields = ("left", "right")
+    supports_into = True
+    left: object
+    right: object
+    calls: list
+
+    def infer(self):
+        return _same(self.left)
+
+    def compute(self, region, left, right):
+        self.calls.append("compute")
+        return np.add(left, right)
+
+    def compute_into(self, region, out, left, right):
+        self.calls.append("into")
+        assert not left.flags.writeable and not right.flags.writeable
+        np.add(left, right, out=out)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kernels_with_compute_into_write_into_the_output_and_reused_buffers(workers):
+    calls = []
+    f, g = small_float((16, 6, 7), 1), small_float((16, 6, 7), 2)
+    inner = AddInto(left=f, right=g, calls=calls)
+    expr = AddInto(left=Scale(arg=inner), right=AddInto(left=inner, right=f, calls=calls), calls=calls)
+    streamed = Streamed(memory="64 KiB", workers=workers, block_bytes=6 * 7 * 4 * 2)
+    want = reference(expr)
+    calls.clear()
+    got = streamed.evaluate(expr)
+    assert np.array_equal(ia.to_array(got), want)
+    regions = len(streamed.plan(expr).regions)
+    assert regions == 8 and calls.count("compute") == 0 and calls.count("into") == 3 * regions
+    calls.clear()
+    # written to a file: the root has nowhere to write into, intermediates still use the pool
+    WRITERS.clear()
+    streamed.write(expr, Path(_FOLDER[0]) / "into.npy", io=NPY)
+    assert calls.count("compute") == regions and calls.count("into") == 2 * regions
+    assert np.array_equal(np.load(Path(_FOLDER[0]) / "into.npy"), want)
+
+
+def test_buffer_pool_hands_back_what_it_was_given():
+    from imalgebra.evaluate.streamed import BufferPool
+
+    pool = BufferPool()
+    first = pool.take((2, 3), np.dtype(np.float32))
+    pool.give(first)
+    assert pool.take((2, 3), np.dtype(np.float32)) is first
+    assert pool.take((2, 3), np.dtype(np.float32)) is not first

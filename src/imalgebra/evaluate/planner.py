@@ -234,6 +234,8 @@ class Schedule:
         self._costs: dict[tuple[int, ...], tuple[int, int]] = {}
         self.dtypes = [n.pixel_type.dtype for n in self.nodes]
         self.tails = [(n.components,) if n.pixel_type.is_vector else () for n in self.nodes]
+        # nodes whose kernel can write into a given buffer (``supports_into`` and ``compute_into``)
+        self.into = [bool(getattr(n, "supports_into", False)) and hasattr(n, "compute_into") for n in self.nodes]
 
     def _nbytes(self, i: int, region: Region) -> int:
         custom = self._custom[i]

@@ -59,7 +59,7 @@ from imalgebra.evaluate.planner import DEFAULT_BLOCK_BYTES, Plan, Schedule, form
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-__all__ = ["Streamed", "compute_region", "tune_allocator"]
+__all__ = ["BufferPool", "Streamed", "compute_region", "tune_allocator"]
 
 
 _ALLOCATOR: dict[str, Any] = {}
@@ -154,10 +154,47 @@ def _call(node: Node, region: Region, args: Sequence[np.ndarray], dtype: np.dtyp
     return array
 
 
-def compute_region(schedule: Schedule, region: Region) -> np.ndarray:
+class BufferPool:
+    """Free buffers by (shape, dtype), reused region after region by one worker thread.
+
+    Kernels with ``compute_into`` write into buffers taken from here instead of
+    allocating new arrays; a buffer goes back when its last consumer has run.
+    """
+
+    __slots__ = ("free",)
+
+    def __init__(self) -> None:
+        self.free: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        found = self.free.get((shape, dtype))
+        return found.pop() if found else np.empty(shape, dtype=dtype)
+
+    def give(self, array: np.ndarray) -> None:
+        self.free.setdefault((array.shape, array.dtype), []).append(array)
+
+
+def _call_into(node: Node, region: Region, args: Sequence[np.ndarray], out: np.ndarray) -> None:
+    try:
+        node.compute_into(region, out, *args)
+    except EvaluationError:
+        raise
+    except Exception as err:
+        msg = f"{_describe(node)} failed on region index={region.index} size={region.size}: {type(err).__name__}: {err}"
+        raise EvaluationError(msg) from err
+
+
+def compute_region(
+    schedule: Schedule, region: Region, *, out: np.ndarray | None = None, pool: BufferPool | None = None
+) -> np.ndarray:
     """``region`` of the schedule's root: every node computed once over the part that is needed.
 
-    Intermediates are dropped as soon as their last consumer has run.
+    Intermediates are dropped as soon as their last consumer has run. Nodes
+    whose ``supports_into`` is true have ``compute_into(region, out, *arrays)``
+    (the same kernel, writing into a given array): the root writes straight
+    into ``out`` when it is given (it is then returned), intermediates into
+    buffers of ``pool``, given back after their last consumer; the other
+    nodes return new arrays from ``compute``.
 
     >>> import numpy as np, imalgebra as ia
     >>> img = ia.from_array(np.arange(12, dtype=np.int16).reshape(3, 4))
@@ -165,8 +202,10 @@ def compute_region(schedule: Schedule, region: Region) -> np.ndarray:
     [[5, 6], [9, 10]]
     """
     steps = schedule.steps(region)
-    dtypes, tails = schedule.dtypes, schedule.tails
+    dtypes, tails, into = schedule.dtypes, schedule.tails, schedule.into
     buffers: list[np.ndarray | None] = [None] * len(steps)
+    pooled: dict[int, np.ndarray] = {}
+    last = len(steps) - 1
     for k, step in enumerate(steps):
         at = step.at
         if 0 in step.region.size:
@@ -178,10 +217,25 @@ def compute_region(schedule: Schedule, region: Region) -> np.ndarray:
                 assert buffer is not None
                 child = steps[i]
                 args.append(_part(buffer, child.region, want, dtypes[child.at], tails[child.at]))
-            array = _call(step.node, step.region, args, dtypes[at], tails[at])
+            node = step.node
+            target = None
+            if step.inputs and into[at]:
+                if k == last and out is not None:
+                    target = out
+                elif k != last and pool is not None:
+                    target = pooled[k] = pool.take(step.region.shape + tails[at], dtypes[at])
+            if target is None:
+                array = _call(node, step.region, args, dtypes[at], tails[at])
+            else:
+                _call_into(node, step.region, args, target)
+                array = target if target is out else target.view()
+                if array is not out:
+                    array.flags.writeable = False  # consumers must not write into their inputs
         buffers[k] = array
         for done in step.release:
             buffers[done] = None
+            if pool is not None and done in pooled:
+                pool.give(pooled.pop(done))
     result = buffers[-1]
     assert result is not None
     return result
@@ -328,10 +382,14 @@ class Streamed:
             return root
         out = np.empty(root.shape, dtype=root.pixel_type.dtype)
 
-        def finish(index: int, region: Region, array: np.ndarray, gate: _Gate) -> None:
-            out[region.slices] = array
+        def destination(region: Region) -> np.ndarray:
+            return out[region.slices]
 
-        self._run(root, finish, order="any", desc="evaluate")
+        def finish(index: int, region: Region, array: np.ndarray, gate: _Gate) -> None:
+            if array.base is not out:  # the root kernel did not write into the output itself
+                out[region.slices] = array
+
+        self._run(root, finish, order="any", desc="evaluate", destination=destination)
         return Image.from_pixels(out, root.geometry, root.pixel_type, copy=False)  # as the eager evaluator
 
     def reduce(self, reduction: Any) -> Any:
@@ -448,7 +506,15 @@ class Streamed:
         partials = self._run(root, finish, order="any", desc=getattr(reduction, "op_name", "reduce"))
         return reduction.finalize(reduction.combine(partials))
 
-    def _run(self, root: Node, finish: Callable[..., Any], *, order: str, desc: str) -> list[Any]:
+    def _run(
+        self,
+        root: Node,
+        finish: Callable[..., Any],
+        *,
+        order: str,
+        desc: str,
+        destination: Callable[[Region], np.ndarray] | None = None,
+    ) -> list[Any]:
         """Compute every region of ``root`` and hand it to ``finish`` (in a worker); results in plan order."""
         schedule = Schedule(root)
         regions = plan(
@@ -458,11 +524,17 @@ class Streamed:
         if self.tune_malloc and len(regions) > 1:
             tune_allocator()
 
+        local = threading.local()  # one buffer pool per worker thread, for kernels with compute_into
+
         def task(index: int, region: Region) -> Any:
             if gate.failed:
                 raise _Cancelled
             try:
-                return finish(index, region, compute_region(schedule, region), gate)
+                pool = getattr(local, "pool", None)
+                if pool is None:
+                    pool = local.pool = BufferPool()
+                out = destination(region) if destination is not None else None
+                return finish(index, region, compute_region(schedule, region, out=out, pool=pool), gate)
             except BaseException as err:
                 gate.fail(err)
                 raise
