@@ -72,16 +72,7 @@ PROFILES = {
 
 
 # Known gaps of other IOs, as strict xfails: fixing the IO makes the test XPASS, which fails until removed here.
-KNOWN_GAPS = {
-    ("PNGImageIO", "header_only"): (
-        "png._scan walks the chunks with a buffered file: each 8-byte IDAT chunk header pulls an 8 KiB buffer, "
-        "~270 KB of a 4 MB file (open with buffering=0 to read only the chunk headers)"
-    ),
-    ("GDCMImageIO", "header_only"): (
-        "since 5fa87a9 dicom.read_info reads the whole file (4.2 MB read for a 4.2 MB 4-frame file); "
-        "pydicom's stop_before_pixels keeps a header read to the header"
-    ),
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _params(names: list[str] | tuple[str, ...], check: str) -> list:

@@ -643,7 +643,9 @@ def _native_pixels(ds: Any, ts: str, samples: int, bits: int, signed: bool, phot
         return None
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         return None
-    try:
+    try:  # keep_deferred: pydicom would otherwise read the whole deferred pixel data to answer
+        elem = ds.get_item(0x7FE00010, keep_deferred=True)
+    except TypeError:  # pydicom < 3 has no keep_deferred
         elem = ds.get_item(0x7FE00010)
     except Exception:
         return None

@@ -123,7 +123,7 @@ def _scan(path: PathType) -> _Header:
     text: dict[str, str] = {}
     idat = 0
     ihdr: tuple[int, ...] | None = None
-    with open(path, "rb") as f:
+    with open(path, "rb", buffering=0) as f:  # unbuffered: read chunk headers, not 8 KiB around them
         if f.read(8) != SIGNATURE:
             msg = f"{path}: not a PNG file (no PNG signature)"
             raise ImageIOError(msg)
