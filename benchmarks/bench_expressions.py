@@ -35,15 +35,15 @@ def median_seconds(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> float
     return statistics.median(times)
 
 
-def median_per_call(fn: Callable[[], Any], calls: int, batches: int) -> float:
+def median_per_call(fn: Callable[[], Any], calls: int, batches: int, clock: Callable[[], float]) -> float:
     """Median over ``batches`` of the mean time of ``calls`` calls (per-call overhead)."""
     fn()
     per = []
     for _ in range(batches):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(calls):
             fn()
-        per.append((time.perf_counter() - start) / calls)
+        per.append((clock() - start) / calls)
     return statistics.median(per)
 
 
@@ -89,33 +89,43 @@ def bench_clamp(size: int, repeat: int) -> dict[str, float]:
     return results
 
 
-def bench_overhead(calls: int, batches: int) -> dict[str, float]:
+def bench_overhead(calls: int, batches: int) -> dict[str, tuple[float, float]]:
+    """(wall-clock, thread CPU time) medians per call: CPU time is what the call costs on a shared machine."""
     rng = np.random.default_rng(1)
     x, y = rng.random((8, 8), dtype=np.float32), rng.random((8, 8), dtype=np.float32)
     a, b = ia.from_array(x), ia.from_array(y)
-    results = {
-        "imalgebra construct + evaluate a + b": median_per_call(lambda: ia.evaluate(a + b), calls, batches),
-        "imalgebra construct a + b": median_per_call(lambda: a + b, calls, batches),
-        "numpy x + y": median_per_call(lambda: x + y, calls, batches),
+    cases: dict[str, Callable[[], Any]] = {
+        "imalgebra construct + evaluate a + b": lambda: ia.evaluate(a + b),
+        "imalgebra construct a + b": lambda: a + b,
+        "numpy x + y": lambda: x + y,
     }
     try:
         import SimpleITK as sitk
 
         sa, sb = sitk.GetImageFromArray(x), sitk.GetImageFromArray(y)
-        results["SimpleITK a + b"] = median_per_call(lambda: sa + sb, calls, batches)
+        cases["SimpleITK a + b"] = lambda: sa + sb
     except ImportError:
         pass
-    return results
+    return {
+        name: (
+            median_per_call(fn, calls, batches, time.perf_counter),
+            median_per_call(fn, calls, batches, time.thread_time),
+        )
+        for name, fn in cases.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=256, help="side of the cubic images of benchmark (a)")
     parser.add_argument("--repeat", type=int, default=7, help="timed repeats of benchmark (a)")
-    parser.add_argument("--calls", type=int, default=2000, help="calls per batch in benchmark (b)")
-    parser.add_argument("--batches", type=int, default=15, help="batches in benchmark (b)")
+    parser.add_argument("--calls", type=int, default=500, help="calls per batch in benchmark (b)")
+    parser.add_argument("--batches", type=int, default=41, help="batches in benchmark (b)")
     args = parser.parse_args(argv)
 
+    print(
+        f"load average before: {' '.join(open('/proc/loadavg').read().split()[:3])}" if sys.platform == "linux" else ""
+    )
     print(f"(a) clamp((a - b) * 0.5 + c, 0, 100), three {args.size}^3 Float32 images, median of {args.repeat}")
     a = bench_clamp(args.size, args.repeat)
     base = a["numpy eager"]
@@ -123,8 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"    {name:34s} {seconds * 1e3:9.1f} ms   {seconds / base:5.2f} x numpy eager")
     print(f"(b) per-operation overhead on 8x8, median of {args.batches} batches of {args.calls} calls")
     b = bench_overhead(args.calls, args.batches)
-    for name, seconds in b.items():
-        print(f"    {name:40s} {seconds * 1e6:8.1f} us")
+    for name, (wall, cpu) in b.items():
+        print(f"    {name:40s} {wall * 1e6:8.1f} us wall   {cpu * 1e6:8.1f} us CPU")
 
 
 if __name__ == "__main__":

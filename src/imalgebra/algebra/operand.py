@@ -30,7 +30,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-__all__ = ["Constant", "Operand", "builders", "coerce"]
+from imalgebra.algebra.spacecheck import recorded_tolerance
+
+__all__ = ["Constant", "Operand", "coerce", "node_classes"]
 
 
 @attrs.frozen(repr=False)
@@ -118,18 +120,18 @@ def coerce(value: Any) -> Any:
     return None
 
 
-_BUILDERS: dict[str, Any] = {}
+_CLASSES: dict[str, Any] = {}
 
 
-def builders() -> dict[str, Any]:
-    """Operator name -> node builder, loaded from ``ops`` on first use (``ops`` imports this module)."""
-    if not _BUILDERS:
+def node_classes() -> dict[str, Any]:
+    """Operator name -> node class, loaded from ``ops`` on first use (``ops`` imports this module)."""
+    if not _CLASSES:
         from imalgebra.algebra.ops import arithmetic, bitwise, compare
 
-        _BUILDERS.update(arithmetic.BUILDERS)
-        _BUILDERS.update(compare.BUILDERS)
-        _BUILDERS.update(bitwise.BUILDERS)
-    return _BUILDERS
+        _CLASSES.update(arithmetic.OPERATORS)
+        _CLASSES.update(compare.OPERATORS)
+        _CLASSES.update(bitwise.OPERATORS)
+    return _CLASSES
 
 
 def _binary(name: str, reflected: bool = False) -> Any:
@@ -137,8 +139,12 @@ def _binary(name: str, reflected: bool = False) -> Any:
         operand = coerce(other)
         if operand is None:
             return NotImplemented
-        build = (_BUILDERS or builders())[name]
-        return build(operand, self) if reflected else build(self, operand)
+        cls = (_CLASSES or node_classes())[name]
+        # two images: record the tolerance in force (None for the default) so a rebuilt node re-checks with it
+        tolerance = None if hasattr(operand, "kernel_value") else recorded_tolerance()
+        if reflected:
+            return cls(left=operand, right=self, tolerance=tolerance)
+        return cls(left=self, right=operand, tolerance=tolerance)
 
     method.__name__ = f"__{'r' if reflected else ''}{name}__"
     method.__doc__ = f"``{name}`` as an expression node (see docs/type-rules.md)."
@@ -147,7 +153,7 @@ def _binary(name: str, reflected: bool = False) -> Any:
 
 def _unary(name: str) -> Any:
     def method(self: Any) -> Any:
-        return (_BUILDERS or builders())[name](self)
+        return (_CLASSES or node_classes())[name](arg=self)
 
     method.__name__ = f"__{name}__"
     method.__doc__ = f"``{name}`` as an expression node (see docs/type-rules.md)."

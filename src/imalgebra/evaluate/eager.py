@@ -12,7 +12,7 @@ How :class:`Eager` runs an expression:
    are one task, computed once.
 3. **Fuse voxelwise chains.** Consecutive voxelwise nodes (``voxelwise =
    True``: ``+ - * /``, comparisons, maths, cast, clamp, where...) are run
-   together block by block (about ``block_bytes`` per block, 1 MiB by default)
+   together block by block (about ``block_bytes`` per block, 2 MiB by default)
    so intermediates stay in the CPU cache and are never allocated at full
    size; only results used outside the chain (and the output) are
    materialised. Every kernel computes exactly its region of the whole, so
@@ -59,7 +59,7 @@ from imalgebra.errors import EvaluationError, GeometryError
 
 __all__ = ["DEFAULT", "Eager", "describe_node", "evaluate_region", "resolve_prerequisites", "run"]
 
-DEFAULT_BLOCK_BYTES = 1 << 20
+DEFAULT_BLOCK_BYTES = 2 << 20
 
 
 class Eager:
@@ -87,6 +87,9 @@ class Eager:
         """``expr`` as an :class:`Image` (an Image is returned as it is)."""
         if isinstance(expr, Image):
             return expr
+        fast = _one_small_op(expr, self.block_bytes)
+        if fast is not None:
+            return fast
         _require_node(expr)
         nodes = toposort(expr)
         if any(_prerequisites(n) for n in nodes):
@@ -139,14 +142,19 @@ def full_region(geometry: Any) -> Region:
 _IMAGE_FIELDS = ("geometry", "pixel_type", "components", "storage", "metadata", "key")
 _EMPTY = Metadata()
 _COUNTER = itertools.count()
-_PREFIX: list[Any] = [None, ""]
+_PREFIX = ["image-" + uuid.uuid4().hex[:16] + "-"]
+
+
+def _new_prefix() -> None:
+    _PREFIX[0] = "image-" + uuid.uuid4().hex[:16] + "-"
+
+
+os.register_at_fork(after_in_child=_new_prefix)  # a forked process must not repeat our keys
 
 
 def _image_key() -> str:
-    pid = os.getpid()
-    if _PREFIX[0] != pid:  # a new process (fork): a new random prefix
-        _PREFIX[0], _PREFIX[1] = pid, uuid.uuid4().hex[:16]
-    return f"image-{_PREFIX[1]}-{next(_COUNTER)}"
+    """A key unique to this image: a random per-process prefix and a counter (uuid4 costs microseconds)."""
+    return _PREFIX[0] + str(next(_COUNTER))
 
 
 _FAST_IMAGE = tuple(f.name for f in attrs.fields(Image)) == _IMAGE_FIELDS
@@ -160,13 +168,41 @@ def to_image(expr: Any, array: np.ndarray) -> Image:
         return Image.from_pixels(array, expr.geometry, expr.pixel_type, copy=False)
     # the fields were validated by the node and by the kernel-output check: skip Image's re-validation
     image = object.__new__(Image)
-    for name, value in zip(
-        _IMAGE_FIELDS,
-        (expr.geometry, expr.pixel_type, expr.components, DenseStorage(array), _EMPTY, _image_key()),
-        strict=True,
-    ):
-        object.__setattr__(image, name, value)
+    setattr_ = object.__setattr__
+    setattr_(image, "geometry", expr.geometry)
+    setattr_(image, "pixel_type", expr.pixel_type)
+    setattr_(image, "components", expr.components)
+    if array.flags.writeable:  # ours alone: freeze it in place instead of wrapping a read-only view
+        array.flags.writeable = False
+    setattr_(image, "storage", DenseStorage(array))
+    setattr_(image, "metadata", _EMPTY)
+    setattr_(image, "key", _PREFIX[0] + str(next(_COUNTER)))
     return image
+
+
+def _one_small_op(expr: Any, block_bytes: int) -> Image | None:
+    """The fast path of one voxelwise op over in-memory images (what property tests build by the
+    thousand): no planning. None when it does not apply."""
+    if not (getattr(expr, "voxelwise", False) and type(expr).prerequisites is Expr.prerequisites):
+        return None
+    inputs = expr.inputs
+    arrays = []
+    for leaf in inputs:
+        if type(leaf) is not Image or type(leaf.storage) is not DenseStorage:
+            return None
+        arrays.append(leaf.storage.array)
+    geometry = expr.geometry
+    region = _REGIONS.get(geometry.size) or full_region(geometry)
+    shape = _expected_shape(expr, region)
+    if block_bytes > 0 and math.prod(shape) * DTYPES[expr.pixel_type].itemsize > block_bytes:
+        return None
+    try:
+        out = expr.compute(region, *arrays)
+    except Exception as err:
+        _fail(expr, region, err)
+    if out.__class__ is not np.ndarray or out.dtype != DTYPES[expr.pixel_type] or out.shape != shape:
+        _bad_output(expr, region, out)
+    return to_image(expr, out)
 
 
 # -- prerequisites -------------------------------------------------------------

@@ -32,13 +32,15 @@ Example
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import attrs
 import numpy as np
 
-from imalgebra.algebra.expr import Expr, Node, node
+from imalgebra.algebra.expr import Expr, Node, node, token
 from imalgebra.algebra.geometry import Geometry, Region
 from imalgebra.algebra.operand import Constant, coerce
 from imalgebra.algebra.pixel import PixelType
@@ -75,6 +77,26 @@ def _is_node(value: Any) -> bool:
 
 _NODE = object()  # marks an image operand in the kernel's operand slots
 
+try:  # numpy >= 2: np.errstate sets this context variable; setting a prepared value directly costs 10x less
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+
+    _IGNORE_ALL = _make_extobj(all="ignore")
+except (ImportError, TypeError):  # pragma: no cover - older numpy: np.errstate
+    _extobj_contextvar = None
+_NO_CONTEXT = contextlib.nullcontext()
+
+
+def quietly(function: Any, *args: Any) -> Any:
+    """``function(*args)`` with floating-point warnings ignored, like ``with np.errstate(all="ignore")``."""
+    if _extobj_contextvar is None:  # pragma: no cover
+        with np.errstate(all="ignore"):
+            return function(*args)
+    token = _extobj_contextvar.set(_IGNORE_ALL)
+    try:
+        return function(*args)
+    finally:
+        _extobj_contextvar.reset(token)
+
 
 @attrs.frozen(eq=False, repr=False)
 class Binary(Expr):
@@ -99,14 +121,31 @@ class Binary(Expr):
     _quiet: bool = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_nodes", tuple(v for v in (self.left, self.right) if _is_node(v)))
-        super().__attrs_post_init__()
-        vector = self.pixel_type in VECTORS
-        slots = tuple(_NODE if _is_node(v) else v.kernel_value for v in (self.left, self.right))
-        expand = tuple(vector and _is_node(v) and v.pixel_type not in VECTORS for v in (self.left, self.right))
+        # Expr.__attrs_post_init__ inlined for speed (a node costs microseconds: property tests build
+        # thousands); the key is byte for byte what expr._digest gives
+        left, right = self.left, self.right
+        left_constant, right_constant = hasattr(left, "kernel_value"), hasattr(right, "kernel_value")
+        nodes = (left, right)[left_constant : 2 - right_constant]  # the image operands (bools index as 0/1)
+        object.__setattr__(self, "_nodes", nodes)
+        self.check()
+        geometry, pixel_type, components = self.infer()
+        if type(pixel_type) is not PixelType:
+            pixel_type = PixelType(pixel_type)
+        object.__setattr__(self, "geometry", geometry)
+        object.__setattr__(self, "pixel_type", pixel_type)
+        object.__setattr__(self, "components", int(components))
+        object.__setattr__(self, "key", _fast_key(self))
+        slots = (left.kernel_value if left_constant else _NODE, right.kernel_value if right_constant else _NODE)
         object.__setattr__(self, "_slots", slots)
+        if pixel_type in VECTORS:  # a scalar image next to a vector one gains a component axis
+            expand = (
+                not left_constant and left.pixel_type not in VECTORS,
+                not right_constant and right.pixel_type not in VECTORS,
+            )
+        else:
+            expand = (False, False)
         object.__setattr__(self, "_expand", expand)
-        object.__setattr__(self, "_dtype", DTYPES[self.pixel_type])
+        object.__setattr__(self, "_dtype", DTYPES[pixel_type])
         object.__setattr__(self, "_quiet", self.needs_errstate())
 
     @property
@@ -162,11 +201,7 @@ class Binary(Expr):
 
     def compute(self, region: Region, *arrays: np.ndarray) -> np.ndarray:
         left, right = self.operand_values(arrays)
-        if self._quiet:
-            with np.errstate(all="ignore"):
-                out = self.kernel(left, right)
-        else:
-            out = self.kernel(left, right)
+        out = quietly(self.kernel, left, right) if self._quiet else self.kernel(left, right)
         return out if out.dtype == self._dtype else out.astype(self._dtype)
 
     def kernel(self, left: Any, right: Any) -> np.ndarray:
@@ -184,8 +219,13 @@ class Binary(Expr):
         same ufunc loop as :meth:`compute`, so the values are bit-identical."""
         left, right = self.operand_values(arrays)
         if self._quiet:
-            with np.errstate(all="ignore"):
-                self.ufunc(left, right, out=out)
+            token = _extobj_contextvar.set(_IGNORE_ALL) if _extobj_contextvar is not None else None
+            try:
+                with np.errstate(all="ignore") if token is None else _NO_CONTEXT:
+                    self.ufunc(left, right, out=out)
+            finally:
+                if token is not None:
+                    _extobj_contextvar.reset(token)
         else:
             self.ufunc(left, right, out=out)
         return out
@@ -212,13 +252,35 @@ class Unary(Expr):
         return self.arg.geometry, pixel_type, components
 
     def compute(self, region: Region, arg: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            out = self.kernel(arg)
+        out = quietly(self.kernel, arg)
         dtype = DTYPES[self.pixel_type]
         return out if out.dtype == dtype else out.astype(dtype)
 
     def kernel(self, arg: np.ndarray) -> np.ndarray:
         return self.ufunc(arg)
+
+
+_FIELDS: dict[type, tuple[tuple[str, bytes], ...]] = {}
+
+
+def _fast_key(n: Expr) -> str:
+    """``expr._digest(op_name, init fields)``, with operands' tokens taken from their keys directly."""
+    cls = type(n)
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = tuple((f.name, b"|" + f.name.encode() + b"=") for f in attrs.fields(cls) if f.init)
+    h = hashlib.blake2b(digest_size=16)
+    h.update((cls.op_name or cls.__name__).encode())
+    for name, prefix in fields:
+        value = getattr(n, name)
+        key = getattr(value, "key", None)
+        if type(key) is str:
+            h.update(prefix + b"node:" + key.encode())
+        elif value is None:
+            h.update(prefix + b"NoneType:None")
+        else:
+            h.update(prefix + token(value))
+    return h.hexdigest()
 
 
 def _quiet_for_floats(self: Binary) -> bool:
@@ -399,14 +461,15 @@ def negative(arg: Any) -> Unary:
     return Negative(arg=arg)
 
 
-BUILDERS = {
-    "add": lambda a, b: binary(Add, a, b),
-    "sub": lambda a, b: binary(Subtract, a, b),
-    "mul": lambda a, b: binary(Multiply, a, b),
-    "truediv": lambda a, b: binary(Divide, a, b),
-    "floordiv": lambda a, b: binary(FloorDivide, a, b),
-    "mod": lambda a, b: binary(Modulo, a, b),
-    "pow": lambda a, b: binary(Power, a, b),
-    "neg": lambda a: Negative(arg=a),
-    "abs": lambda a: Absolute(arg=a),
+OPERATORS: dict[str, type[Expr]] = {
+    "add": Add,
+    "sub": Subtract,
+    "mul": Multiply,
+    "truediv": Divide,
+    "floordiv": FloorDivide,
+    "mod": Modulo,
+    "pow": Power,
+    "neg": Negative,
+    "abs": Absolute,
 }
+"""Python operator name -> node class (used by :class:`~imalgebra.algebra.operand.Operand`)."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from imalgebra.algebra.expr import node
-from imalgebra.algebra.ops.arithmetic import Binary, Unary, binary
+from imalgebra.algebra.ops.arithmetic import Binary, Unary
 
 
 def _never(self: Binary) -> bool:
@@ -70,9 +70,10 @@ class Invert(Unary):
     ufunc = np.invert
 
 
-BUILDERS = {
-    "and": lambda a, b: binary(BitwiseAnd, a, b),
-    "or": lambda a, b: binary(BitwiseOr, a, b),
-    "xor": lambda a, b: binary(BitwiseXor, a, b),
-    "invert": lambda a: Invert(arg=a),
+OPERATORS = {
+    "and": BitwiseAnd,
+    "or": BitwiseOr,
+    "xor": BitwiseXor,
+    "invert": Invert,
 }
+"""Python operator name -> node class."""

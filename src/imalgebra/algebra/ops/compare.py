@@ -22,7 +22,7 @@ import attrs
 import numpy as np
 
 from imalgebra.algebra.expr import node
-from imalgebra.algebra.ops.arithmetic import Binary, binary
+from imalgebra.algebra.ops.arithmetic import Binary
 
 __all__ = ["Compare", "Equal", "Greater", "GreaterEqual", "Less", "LessEqual", "NotEqual"]
 
@@ -98,11 +98,12 @@ class NotEqual(Compare):
     ufunc = np.not_equal
 
 
-BUILDERS = {
-    "lt": lambda a, b: binary(Less, a, b),
-    "le": lambda a, b: binary(LessEqual, a, b),
-    "gt": lambda a, b: binary(Greater, a, b),
-    "ge": lambda a, b: binary(GreaterEqual, a, b),
-    "eq": lambda a, b: binary(Equal, a, b),
-    "ne": lambda a, b: binary(NotEqual, a, b),
+OPERATORS = {
+    "lt": Less,
+    "le": LessEqual,
+    "gt": Greater,
+    "ge": GreaterEqual,
+    "eq": Equal,
+    "ne": NotEqual,
 }
+"""Python operator name -> node class."""
