@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=41, help="batches in benchmark (b)")
     args = parser.parse_args(argv)
 
-    print(
-        f"load average before: {' '.join(open('/proc/loadavg').read().split()[:3])}" if sys.platform == "linux" else ""
-    )
+    if sys.platform == "linux":  # the machine may be shared: say how busy it was
+        with open("/proc/loadavg") as f:
+            print(f"load average before: {' '.join(f.read().split()[:3])}")
     print(f"(a) clamp((a - b) * 0.5 + c, 0, 100), three {args.size}^3 Float32 images, median of {args.repeat}")
     a = bench_clamp(args.size, args.repeat)
     base = a["numpy eager"]
