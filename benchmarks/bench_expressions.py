@@ -126,15 +126,16 @@ def main(argv: list[str] | None = None) -> None:
     if sys.platform == "linux":  # the machine may be shared: say how busy it was
         with open("/proc/loadavg") as f:
             print(f"load average before: {' '.join(f.read().split()[:3])}")
+    # (b) first: numexpr's worker threads keep spinning for a while after (a) and would slow (b) down
+    print(f"(b) per-operation overhead on 8x8, median of {args.batches} batches of {args.calls} calls")
+    b = bench_overhead(args.calls, args.batches)
+    for name, (wall, cpu) in b.items():
+        print(f"    {name:40s} {wall * 1e6:8.1f} us wall   {cpu * 1e6:8.1f} us CPU")
     print(f"(a) clamp((a - b) * 0.5 + c, 0, 100), three {args.size}^3 Float32 images, median of {args.repeat}")
     a = bench_clamp(args.size, args.repeat)
     base = a["numpy eager"]
     for name, seconds in a.items():
         print(f"    {name:34s} {seconds * 1e3:9.1f} ms   {seconds / base:5.2f} x numpy eager")
-    print(f"(b) per-operation overhead on 8x8, median of {args.batches} batches of {args.calls} calls")
-    b = bench_overhead(args.calls, args.batches)
-    for name, (wall, cpu) in b.items():
-        print(f"    {name:40s} {wall * 1e6:8.1f} us wall   {cpu * 1e6:8.1f} us CPU")
 
 
 if __name__ == "__main__":

@@ -385,3 +385,14 @@ def test_a_kernel_returning_a_view_of_a_scratch_input_is_never_overwritten():
     for block_bytes in (0, 256, 4096):
         got = ia.to_array(Eager(block_bytes=block_bytes).evaluate(e))
         np.testing.assert_array_equal(got, (x - 1) + (x - 1) * 2)
+
+
+def test_writing_an_expression_with_the_eager_evaluator(tmp_path):
+    a = image(np.arange(12, dtype=np.int16).reshape(3, 4))
+    path = tmp_path / "out.mha"
+    ia.write(a * 2, path, evaluator=Eager())
+    assert ia.to_array(ia.read(path)).tolist() == (np.arange(12).reshape(3, 4) * 2).tolist()
+    ia.write(a, tmp_path / "same.nrrd", evaluator=Eager())
+    assert ia.read(tmp_path / "same.nrrd").equals(a) or ia.to_array(ia.read(tmp_path / "same.nrrd")).tolist() == (
+        ia.to_array(a).tolist()
+    )
