@@ -392,7 +392,5 @@ def test_writing_an_expression_with_the_eager_evaluator(tmp_path):
     path = tmp_path / "out.mha"
     ia.write(a * 2, path, evaluator=Eager())
     assert ia.to_array(ia.read(path)).tolist() == (np.arange(12).reshape(3, 4) * 2).tolist()
-    ia.write(a, tmp_path / "same.nrrd", evaluator=Eager())
-    assert ia.read(tmp_path / "same.nrrd").equals(a) or ia.to_array(ia.read(tmp_path / "same.nrrd")).tolist() == (
-        ia.to_array(a).tolist()
-    )
+    ia.write(a, tmp_path / "same.nrrd", evaluator=Eager())  # an image with an evaluator: written as it is
+    assert ia.to_array(ia.read(tmp_path / "same.nrrd")).tolist() == ia.to_array(a).tolist()
