@@ -8,10 +8,17 @@ Run:  python examples/image_basics.py
 
 from __future__ import annotations
 
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 import imalgebra as ia
 from imalgebra import data
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ycbcr import rgb_to_ycbcr, ycbcr_to_rgb  # the tour's colour exercise, beside this file
 
 
 def section(title: str) -> None:
@@ -101,12 +108,85 @@ def numpy_bridge() -> None:
     )
 
 
+def expressions() -> None:
+    section("Expressions and evaluation")
+    img = data.head(size=(64, 64, 32))
+    res = ia.from_array(ia.to_array(img) + 100).with_geometry(img.geometry)
+    e = res - img
+    print("e = res - img          ->", repr(e))
+    print("known before computing ->", e.geometry.size, e.pixel_type.name)
+    out = ia.evaluate(e)
+    print("evaluate(e)            ->", out, " all 100:", bool(np.all(ia.to_array(out) == 100)))
+    print("evaluate(img) is img   ->", ia.evaluate(img) is img)
+    other = img.with_spacing((1.0, 1.0, 2.5))
+    try:
+        img + other
+    except ia.PhysicalSpaceError as err:
+        print("img + other            -> PhysicalSpaceError, raised when built:")
+        print("   ", str(err).replace("\n", "\n    "))
+    with ia.tolerance(coordinate=1.0):
+        print("with ia.tolerance(coordinate=1.0): img + other builds:", repr(img + other))
+    f = ia.cast(img, ia.PixelType.Float32)
+    pipeline = ia.clamp((f - 50) * 0.5 + ia.sqrt(ia.abs(f)), lower=0, upper=100)
+    print("text form              ->", pipeline)
+    print("parse(str(pipeline)) equals it:", ia.parse(str(pipeline), a=img).equals(pipeline))
+    stats = ia.statistics(img)
+    print(
+        f"statistics(img)        -> min {stats.minimum} max {stats.maximum} mean {stats.mean:.2f} "
+        f"sigma {stats.sigma:.2f} (sample, as SimpleITK)"
+    )
+    scaled = ia.rescale_intensity(img, out_min=0, out_max=255)
+    print("rescale_intensity      ->", ia.statistics(scaled).minimum, ia.statistics(scaled).maximum)
+    masked = ia.where(img > 0, img, 0)
+    print("where(img > 0, img, 0) ->", repr(masked))
+    print("gabor source           ->", ia.evaluate(ia.gabor(size=(64, 64), frequency=0.03)))
+    logo = data.logo()
+    ycbcr = ia.evaluate(rgb_to_ycbcr(logo))
+    rgb = ia.evaluate(ycbcr_to_rgb(ycbcr))
+    error = np.abs(ia.to_array(rgb).astype(int) - ia.to_array(logo).astype(int)).max()
+    print(f"YCbCr -> RGB (select_component, arithmetic, clamp, compose): {rgb}, max error vs logo {error}")
+
+
+def files() -> None:
+    section("Files")
+    with tempfile.TemporaryDirectory(prefix="imalgebra-tour-") as tmp:
+        files_in(Path(tmp))
+
+
+def files_in(folder: Path) -> None:
+    head = data.head(size=(64, 64, 32)).with_metadata({"0008|0060": "CT", "Patient": "phantom"})
+    for name in ("head.mha", "head.nrrd", "head.nii.gz", "head.tif", "head.zarr"):
+        ia.write(head, folder / name)
+        back = ia.read(folder / name)
+        print(
+            f"{name:12} -> {ia.read_info(folder / name).io:12} {back.size} {back.pixel_type.name} "
+            f"same pixels: {np.array_equal(ia.to_array(back), ia.to_array(head))}"
+        )
+    ia.write(data.logo(), folder / "logo.png")
+    logo = ia.read(folder / "logo.png", io="PNGImageIO")
+    print("logo.png as Float64   ->", ia.read(folder / "logo.png", pixel_type=ia.PixelType.Float64))
+    print("registered IOs        ->", ", ".join(ia.io.registered()))
+    part = ia.read(folder / "head.mha", index=(10, 10, 10), size=(16, 16, 8))
+    print("region read           ->", part)
+    lazy = ia.open(folder / "head.mha")
+    diff = lazy - ia.open(folder / "head.nrrd")
+    ia.write(diff, folder / "diff.mha", evaluator=ia.Streamed(memory="8 MiB"))
+    print("streamed diff         ->", ia.statistics(ia.read(folder / "diff.mha")).maximum, "(a - a is 0)")
+    slices = ia.cast(head[:, :, 14:17] + 1000, ia.PixelType.UInt8)
+    names = [folder / f"slice{i:03d}.png" for i in range(3)]
+    ia.write(slices, names)
+    print("3 slices written, read back as a stack ->", ia.read(names))
+    print("logo read through a forced IO:", logo)
+
+
 def main() -> None:
     print("imalgebra", ia.__version__, "- the image basics tour")
     pixel_types()
     img3 = construction()
     pixels_and_slicing(img3)
     numpy_bridge()
+    expressions()
+    files()
     print("\nDone.")
 
 
