@@ -404,49 +404,100 @@ class _Decoder:
         return rest
 
 
+class _Cursor:
+    """A decoder paused at decoded byte ``pos`` of one compressed source, with its own file.
+
+    Streamed evaluation reads regions in increasing order; continuing the stream
+    where the last region ended keeps the total work linear (restarting from the
+    first byte for every region made it quadratic: 5.65 s instead of 0.63 s for
+    a 64 MiB zlib .mha in 32 regions).
+    """
+
+    def __init__(self, src: RawSource) -> None:
+        self.src = src
+        self.f = open_binary(src.path)
+        self.f.seek(src.offset)
+        self.remaining = src.length  # encoded bytes we may still read (None: to EOF)
+        self.dec = _Decoder(src.encoding)
+        self.pos = 0
+        self.pending = b""
+
+    def close(self) -> None:
+        self.f.close()
+
+    def __del__(self) -> None:  # a thread's cache dies with the thread: close quietly, no ResourceWarning
+        f = getattr(self, "f", None)
+        if f is not None:
+            f.close()
+
+    def read(self, lo: int, target: memoryview) -> None:
+        """Decode up to ``lo + len(target)`` and copy ``[lo, lo + len(target))`` into ``target``."""
+        src, dec, f = self.src, self.dec, self.f
+        hi = lo + len(target)
+        try:
+            while self.pos < hi:
+                if dec.eof:
+                    self.pending = dec.restart() + self.pending
+                    if not self.pending:
+                        self.pending = _read_chunk(f, self.remaining)
+                        self.remaining = None if self.remaining is None else self.remaining - len(self.pending)
+                    if not self.pending:
+                        break
+                if self.pending:
+                    data, self.pending = self.pending, b""
+                elif dec.wants_input():
+                    data = _read_chunk(f, self.remaining)
+                    self.remaining = None if self.remaining is None else self.remaining - len(data)
+                    if not data:
+                        break
+                else:
+                    data = b""
+                out = dec.decode(data, min(_OUT_CHUNK, hi - self.pos))
+                if out:
+                    a, b = max(self.pos, lo), min(self.pos + len(out), hi)
+                    if a < b:
+                        target[a - lo : b - lo] = out[a - self.pos : b - self.pos]
+                    self.pos += len(out)
+        except (zlib.error, OSError, EOFError, ValueError) as err:
+            if isinstance(err, ImageIOError):
+                raise
+            msg = f"{src.path}: the {src.encoding} data is corrupt: {err}"
+            raise ImageIOError(msg) from err
+        if self.pos < hi:
+            msg = (
+                f"{src.path}: the {src.encoding} data decodes to {self.pos} bytes but {hi} were expected "
+                "(the file is truncated or the header lies)"
+            )
+            raise ImageIOError(msg)
+
+
+_CURSORS = threading.local()  # per thread: {source key: _Cursor}, most recently used last
+_MAX_CURSORS = 4
+
+
 def _decode_range(f: BinaryIO, src: RawSource, lo: int, target: memoryview) -> None:
-    """Decode ``src`` and copy decoded bytes ``[lo, lo + len(target))`` into ``target``."""
-    hi = lo + len(target)
-    f.seek(src.offset)
-    remaining = src.length  # encoded bytes we may still read (None: to EOF)
-    dec = _Decoder(src.encoding)
-    pos = 0
-    pending = b""
+    """Decode ``src`` and copy decoded bytes ``[lo, lo + len(target))`` into ``target``.
+
+    Continues this thread's paused decoder of the same file when ``lo`` lies at or
+    after where it stopped; otherwise starts from the beginning of the stream.
+    """
+    st = os.fstat(f.fileno())
+    key = (os.fspath(src.path), src.offset, src.length, src.encoding, st.st_ino, st.st_size, st.st_mtime_ns)
+    cursors: dict[tuple[Any, ...], _Cursor] = getattr(_CURSORS, "cursors", None) or {}
+    _CURSORS.cursors = cursors
+    cursor = cursors.pop(key, None)
+    if cursor is None or cursor.pos > lo:
+        if cursor is not None:
+            cursor.close()
+        cursor = _Cursor(src)
     try:
-        while pos < hi:
-            if dec.eof:
-                pending = dec.restart() + pending
-                if not pending:
-                    pending = _read_chunk(f, remaining)
-                    remaining = None if remaining is None else remaining - len(pending)
-                if not pending:
-                    break
-            if pending:
-                data, pending = pending, b""
-            elif dec.wants_input():
-                data = _read_chunk(f, remaining)
-                remaining = None if remaining is None else remaining - len(data)
-                if not data:
-                    break
-            else:
-                data = b""
-            out = dec.decode(data, min(_OUT_CHUNK, hi - pos))
-            if out:
-                a, b = max(pos, lo), min(pos + len(out), hi)
-                if a < b:
-                    target[a - lo : b - lo] = out[a - pos : b - pos]
-                pos += len(out)
-    except (zlib.error, OSError, EOFError, ValueError) as err:
-        if isinstance(err, ImageIOError):
-            raise
-        msg = f"{src.path}: the {src.encoding} data is corrupt: {err}"
-        raise ImageIOError(msg) from err
-    if pos < hi:
-        msg = (
-            f"{src.path}: the {src.encoding} data decodes to {pos} bytes but {hi} were expected "
-            "(the file is truncated or the header lies)"
-        )
-        raise ImageIOError(msg)
+        cursor.read(lo, target)
+    except BaseException:
+        cursor.close()
+        raise
+    cursors[key] = cursor
+    while len(cursors) > _MAX_CURSORS:
+        cursors.pop(next(iter(cursors))).close()
 
 
 def _read_chunk(f: BinaryIO, remaining: int | None) -> bytes:
