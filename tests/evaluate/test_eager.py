@@ -394,3 +394,10 @@ def test_writing_an_expression_with_the_eager_evaluator(tmp_path):
     assert ia.to_array(ia.read(path)).tolist() == (np.arange(12).reshape(3, 4) * 2).tolist()
     ia.write(a, tmp_path / "same.nrrd", evaluator=Eager())  # an image with an evaluator: written as it is
     assert ia.to_array(ia.read(tmp_path / "same.nrrd")).tolist() == ia.to_array(a).tolist()
+
+
+def test_evaluate_region_reduces_prerequisites_with_another_evaluator():
+    a = image(np.array([[1.0, 2.0], [4.0, 8.0]]))
+    e = DivideByMax(arg=a)
+    streamed = ia.Streamed(memory="1 MiB")
+    assert evaluate_region(e, ia.Region(index=(0, 1), size=(2, 1)), streamed).tolist() == [[0.5, 1.0]]

@@ -600,5 +600,7 @@ def evaluate_region(expr: Any, region: Region, evaluator: Any = None) -> np.ndar
         shape = _expected_shape(expr, region)
         return np.empty(shape, dtype=expr.pixel_type.dtype)
     expr = resolve_prerequisites(expr, evaluator)
-    block_bytes = getattr(evaluator, "block_bytes", DEFAULT_BLOCK_BYTES)
+    block_bytes = getattr(evaluator, "block_bytes", None)  # another evaluator's setting may mean something else
+    if not isinstance(evaluator, Eager) or not isinstance(block_bytes, int):
+        block_bytes = DEFAULT_BLOCK_BYTES
     return run(expr, region, block_bytes=block_bytes)
