@@ -13,9 +13,10 @@ Comparisons build UInt8 masks of 0/1, so structural equality is
 ``.equals()`` and truth testing (``if img:``) raises. numpy arrays are refused
 with a message that says how to make an image of them;
 ``__array_ufunc__ = None`` makes numpy defer to us, so ``np.float32(1) + img``
-builds a node instead of returning an ndarray.
+builds a node instead of returning an ndarray. (Examples of the operators
+are in :mod:`imalgebra.algebra.ops.arithmetic`.)
 
-Example (more in :mod:`imalgebra.algebra.ops.arithmetic`)
+Example
 -------
 >>> coerce(2), coerce(np.int16(2)), coerce(True)
 (Constant(2), Constant(np.int16(2)), Constant(1))
