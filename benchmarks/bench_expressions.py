@@ -36,8 +36,11 @@ def median_seconds(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> float
 
 
 def median_per_call(fn: Callable[[], Any], calls: int, batches: int, clock: Callable[[], float]) -> float:
-    """Median over ``batches`` of the mean time of ``calls`` calls (per-call overhead)."""
-    fn()
+    """Median over ``batches`` of the mean time of ``calls`` calls (per-call overhead),
+    after 0.3 s of warm-up (caches, allocator, CPU clock)."""
+    end = time.perf_counter() + 0.3
+    while time.perf_counter() < end:
+        fn()
     per = []
     for _ in range(batches):
         start = clock()

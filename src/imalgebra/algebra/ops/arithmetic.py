@@ -76,6 +76,7 @@ def _is_node(value: Any) -> bool:
 
 
 _NODE = object()  # marks an image operand in the kernel's operand slots
+_IMAGE_PAIRS: dict[tuple[Any, ...], tuple[PixelType, int]] = {}  # (op, types and components) -> result type
 
 try:  # numpy >= 2: np.errstate sets this context variable; setting a prepared value directly costs 10x less
     from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
@@ -170,13 +171,22 @@ class Binary(Expr):
             )
             raise TypeError(msg)
         if len(self._nodes) == 2:
-            check_same_space(self.op_name, self._nodes, tolerance_values(self.tolerance))
+            first, second = self._nodes[0].geometry, self._nodes[1].geometry
+            if first is not second and first != second:  # equal geometries: nothing to compute
+                check_same_space(self.op_name, self._nodes, tolerance_values(self.tolerance))
 
     def infer(self) -> tuple[Geometry, PixelType, int]:
         pixel_type, components = self.result_type()
         return self._nodes[0].geometry, pixel_type, components
 
     def result_type(self) -> tuple[PixelType, int]:
+        if len(self._nodes) == 2:  # two images: a cache hit costs one dict lookup
+            left, right = self.left, self.right
+            cache_key = (self.op, left.pixel_type, left.components, right.pixel_type, right.components)
+            found = _IMAGE_PAIRS.get(cache_key)
+            if found is None:
+                found = _IMAGE_PAIRS[cache_key] = promote(self.op, type_of(left), type_of(right))
+            return found
         return promote(self.op, type_of(self.left), type_of(self.right))
 
     def needs_errstate(self) -> bool:
