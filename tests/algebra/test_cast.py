@@ -182,3 +182,18 @@ def test_bounds_beyond_the_output_range_saturate_instead_of_wrapping():
     i8 = row([-128, -5, 0, 100, 127], np.int8)
     assert ia.to_array(ia.evaluate(ia.clamp(i8, lower=200))).tolist() == [[127] * 5]  # SimpleITK: -56 as the bound
     assert ia.to_array(ia.evaluate(ia.clamp(i8, upper=-129))).tolist() == [[-128] * 5]  # SimpleITK: no clamping
+
+
+@pytest.mark.parametrize("name", ["Int64", "UInt64", "Int32", "UInt32", "Int8", "UInt8"])
+def test_clamp_saturates_huge_and_infinite_values_like_simpleitk(sitk, name):
+    """Going through double turned INT64_MAX into 2**63, which wrapped to INT64_MIN; bounds are now exact."""
+    values = np.array([[1e30, np.inf, -np.inf, -1e30, 5.0]])
+    ours = ia.to_array(ia.evaluate(ia.clamp(ia.from_array(values), pixel_type=ia.PixelType[name])))
+    theirs = sitk.GetArrayFromImage(sitk.Clamp(sitk.GetImageFromArray(values), getattr(sitk, "sitk" + name)))
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_clamp_of_exactly_two_to_the_63_saturates_to_int64_max():
+    """SimpleITK compares 2**63 > double(INT64_MAX) == 2**63, finds it inside, and casts it to INT64_MIN."""
+    img = ia.from_array(np.array([[2.0**63, -(2.0**63)]]))
+    assert ia.to_array(ia.evaluate(ia.clamp(img, pixel_type=ia.PixelType.Int64))).tolist() == [[2**63 - 1, -(2**63)]]

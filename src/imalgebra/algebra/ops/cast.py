@@ -299,13 +299,31 @@ class Clamp(Unary):
             out = c_cast(arg, dtype)
             if out is arg:
                 out = out.copy()
-            low = values < np.float64(lower)
-            high = values > np.float64(upper)
+            low = _beyond(values, lower, below=True)
+            high = _beyond(values, upper, below=False)
             if low.any():
-                out[low] = c_cast(np.array([lower], dtype=np.float64), dtype)[0]
+                out[low] = _bound_value(lower, dtype)
             if high.any():
-                out[high] = c_cast(np.array([upper], dtype=np.float64), dtype)[0]
+                out[high] = _bound_value(upper, dtype)
             return out
+
+
+def _beyond(values: np.ndarray, bound: int | float, *, below: bool) -> np.ndarray:
+    """Where ``values`` (double) lie beyond ``bound``. An integer bound that double rounds
+    away from the data (INT64_MAX becomes 2**63) also counts values equal to the rounded bound."""
+    edge = np.float64(bound)
+    rounded_out = isinstance(bound, int) and (int(edge) < bound if below else int(edge) > bound)
+    if below:
+        return values <= edge if rounded_out else values < edge
+    return values >= edge if rounded_out else values > edge
+
+
+def _bound_value(bound: int | float, dtype: np.dtype) -> np.generic:
+    """``bound`` as a ``dtype`` value: exact for integer bounds (saturated into the type already;
+    going through double would turn INT64_MAX into 2**63 and wrap it to INT64_MIN)."""
+    if isinstance(bound, int) and dtype.kind in "iu":
+        return dtype.type(bound)
+    return c_cast(np.array([bound], dtype=np.float64), dtype)[0]
 
 
 def _int_bound(value: int | float) -> int:
