@@ -119,19 +119,25 @@ def test_file_leaves_pickle_and_read_again(tmp_path):
 def test_a_distributed_client_runs_the_graph(tmp_path):
     distributed = pytest.importorskip("distributed")
     ia.write(F, tmp_path / "f.mha")
-    # distributed pickles the graph even in-process; these nodes survive pickling (see the xfail below)
+    # distributed pickles the graph even in-process; every node survives pickling
     expr = ia.sqrt(ia.clamp(ia.open(tmp_path / "f.mha")[::2, 1:, :], 1, 6))
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
         got = DaskEvaluator(client, chunks=2).evaluate(expr)
     assert got.equals(ia.evaluate(expr))
 
 
-@pytest.mark.xfail(
-    reason="binary voxelwise nodes lose their operands when pickled: ops/arithmetic.py marks image operands "
-    "with a module-level `_NODE = object()` sentinel compared by identity in operand_values",
-    strict=True,
-)
 def test_binary_nodes_survive_pickling_for_distributed_workers():
     expr = F * 2 - G
     again = pickle.loads(pickle.dumps(expr))
     assert ia.evaluate(again).equals(ia.evaluate(expr))
+
+
+def test_dask_tokenizes_nodes_by_their_structural_key():
+    from dask.base import tokenize
+
+    big = ia.Image.zeros((256, 256, 64), ia.PixelType.Float32)
+    assert tokenize(big) == tokenize(big) != tokenize(ia.Image.zeros((256, 256, 64), ia.PixelType.Float32))
+    assert tokenize(big + 1) == tokenize(big + 1) != tokenize(big + 2)
+    from imalgebra.algebra.ops.reductions import Sum
+
+    assert tokenize(Sum(arg=big)) == tokenize(Sum(arg=big)) != tokenize(Sum(arg=big + 1))

@@ -294,5 +294,8 @@ class Reduction:
     def __hash__(self) -> int:
         return hash(self.key)
 
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        return (type(self).__name__, self.key)
+
 
 Kernel = Callable[..., np.ndarray]

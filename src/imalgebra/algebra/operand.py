@@ -168,6 +168,10 @@ class Operand:
     __array_ufunc__ = None  # numpy defers to our reflected operators instead of making arrays
     __iter__ = None  # an image is not a sequence of pixels
 
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        """Dask names tasks by this structural key instead of pickling the pixels to hash them."""
+        return (type(self).__name__, self.key)  # type: ignore[attr-defined]
+
     __add__ = _binary("add")
     __radd__ = _binary("add", reflected=True)
     __sub__ = _binary("sub")

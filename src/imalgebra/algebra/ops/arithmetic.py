@@ -75,7 +75,10 @@ def _is_node(value: Any) -> bool:
     return not hasattr(value, "kernel_value")  # not a Constant (duck-typed: robust to a module imported twice)
 
 
-_NODE = object()  # marks an image operand in the kernel's operand slots
+# Marks an image operand in the kernel's operand slots (a constant's kernel value is a number, never
+# None). None, not object(): it survives pickling (Dask and distributed workers receive nodes
+# pickled) and is the same object in every copy of this module.
+_NODE = None
 _IMAGE_PAIRS: dict[tuple[Any, ...], tuple[PixelType, int]] = {}  # (op, types and components) -> result type
 
 try:  # numpy >= 2: np.errstate sets this context variable; setting a prepared value directly costs 10x less
