@@ -18,12 +18,14 @@ import numpy as np
 
 import imalgebra as ia
 from imalgebra import data
+from imalgebra.algebra.expr import Expr
+from imalgebra.algebra.text import to_text
 
 KR, KB = 0.299, 0.114  # ITU-R BT.601 luma weights (JPEG / DICOM YBR_FULL)
 KG = 1.0 - KR - KB
 
 
-def ycbcr_to_rgb(image: ia.Image) -> ia.algebra.expr.Expr:
+def ycbcr_to_rgb(image: ia.Image) -> Expr:
     """RGB (VectorUInt8) from a full-range YCbCr image: an expression, evaluated when asked.
 
     Same arithmetic as the tour's SimpleITK version (Float32 components,
@@ -39,7 +41,7 @@ def ycbcr_to_rgb(image: ia.Image) -> ia.algebra.expr.Expr:
     return ia.compose(*(ia.clamp(c, pixel_type=ia.PixelType.UInt8) for c in (red, green, blue)))
 
 
-def rgb_to_ycbcr(image: ia.Image) -> ia.algebra.expr.Expr:
+def rgb_to_ycbcr(image: ia.Image) -> Expr:
     """The forward transform (full-range YCbCr, VectorUInt8), to make a test image."""
     r, g, b = (ia.select_component(image, k, pixel_type=ia.PixelType.Float32) for k in range(3))
     y = KR * r + KG * g + KB * b
@@ -53,7 +55,7 @@ def main() -> None:
     ycbcr = ia.evaluate(rgb_to_ycbcr(logo))
     rgb = ycbcr_to_rgb(ycbcr)
     print("the conversion as text:")
-    for line in ia.algebra.text.to_text(rgb, names={"ycbcr": ycbcr}).splitlines():
+    for line in to_text(rgb, names={"ycbcr": ycbcr}).splitlines():
         print("   ", line)
     back = ia.evaluate(rgb)
     error = np.abs(ia.to_array(back).astype(int) - ia.to_array(logo).astype(int))

@@ -101,3 +101,13 @@ def test_ruff_is_clean():
         [ruff, "check", "src", "tests", "examples", "benchmarks"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_public_name_resolves_and_evaluate_stays_the_function():
+    code = (
+        "import imalgebra as ia, imalgebra.evaluate.eager, imalgebra.evaluate.streamed; "
+        "missing = [n for n in ia.__all__ if getattr(ia, n, None) is None]; "
+        "print(missing, callable(ia.evaluate), type(ia.evaluate).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["[]", "True", "function"]

@@ -21,10 +21,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from imalgebra.evaluate.eager import DEFAULT, Eager
-
 if TYPE_CHECKING:
     from imalgebra.algebra.image import Image
+    from imalgebra.evaluate.eager import Eager
+
+_DEFAULT: Any = None  # the shared Eager evaluator, created on first use (keeps `import imalgebra` light)
+
+
+def _default() -> Any:
+    global _DEFAULT
+    if _DEFAULT is None:
+        from imalgebra.evaluate.eager import DEFAULT
+
+        _DEFAULT = DEFAULT
+    return _DEFAULT
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Eager", "DEFAULT"):
+        from imalgebra.evaluate import eager
+
+        return getattr(eager, name)
+    msg = f"module 'imalgebra.evaluate' has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = ["Eager", "Evaluator", "evaluate", "reduce"]
 
@@ -62,12 +82,12 @@ def evaluate(expr: Any, evaluator: Evaluator | None = None) -> Image:
     1
     """
     if evaluator is None:
-        evaluator = DEFAULT
+        evaluator = _DEFAULT if _DEFAULT is not None else _default()
     return evaluator.evaluate(expr)
 
 
 def reduce(reduction: Any, evaluator: Evaluator | None = None) -> Any:
     """The value of ``reduction`` (a :class:`~imalgebra.algebra.expr.Reduction`)."""
     if evaluator is None:
-        evaluator = DEFAULT
+        evaluator = _default()
     return evaluator.reduce(reduction)
