@@ -87,6 +87,7 @@ from imalgebra.algebra.geometry import Geometry, Region
 from imalgebra.algebra.image import Image
 from imalgebra.algebra.pixel import PixelType
 from imalgebra.errors import ImageIOError
+from imalgebra.io import _inflate
 from imalgebra.io.atomic import TEMP_PREFIX, AtomicFiles, atomic_path
 from imalgebra.io.base import Capabilities, FormatIO, ImageInfo, PathType
 
@@ -885,7 +886,7 @@ class _GzipStream:
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
-        self.inflate = zlib.decompressobj(31)
+        self.inflate = _inflate.decompressobj(31)
         self.pending = memoryview(b"")
         self.position = 0
         self.ended = False
@@ -905,7 +906,7 @@ class _GzipStream:
             out = self.inflate.decompress(data)
             while self.inflate.eof and self.inflate.unused_data:  # the next gzip member
                 rest = self.inflate.unused_data
-                self.inflate = zlib.decompressobj(31)
+                self.inflate = _inflate.decompressobj(31)
                 out += self.inflate.decompress(rest)
             if out:
                 self.pending = memoryview(out)
@@ -985,7 +986,7 @@ def read_region(path: PathType, info: ImageInfo, region: Region) -> np.ndarray:
             if box is None:
                 with _open(hdr.data_path) as f:
                     box = _read_box(f, hdr.offset, hdr.file_shape, start, size, hdr.item_bytes, _COALESCE_RAW)
-    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+    except (EOFError, *_inflate.errors(), gzip.BadGzipFile) as err:
         msg = f"{hdr.data_path}: truncated or corrupt NIfTI data ({err})"
         raise ImageIOError(msg) from None
     except OSError as err:

@@ -381,7 +381,9 @@ class _Decoder:
         if self.encoding == "bzip2":
             self.d: Any = bz2.BZ2Decompressor()
         else:
-            self.d = zlib.decompressobj(zlib.MAX_WBITS | 32)  # zlib or gzip header, detected
+            # zlib or gzip header, detected. Plain zlib, not _inflate: the paused cursor relies on zlib's
+            # max_length contract (left-over input in unconsumed_tail), which ISA-L does not keep.
+            self.d = zlib.decompressobj(zlib.MAX_WBITS | 32)
 
     def wants_input(self) -> bool:
         if self.encoding == "bzip2":
