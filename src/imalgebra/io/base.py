@@ -43,7 +43,7 @@ from imalgebra.algebra.image import check_components
 from imalgebra.algebra.metadata import Metadata
 from imalgebra.algebra.pixel import PixelType
 
-__all__ = ["Capabilities", "FormatIO", "ImageInfo", "RegionWriter"]
+__all__ = ["Capabilities", "FormatIO", "ImageInfo", "RegionWriter", "info_of", "write_through_writer"]
 
 PathType = str | PathLike[str]
 
@@ -154,6 +154,24 @@ class FormatIO:
 
     def __repr__(self) -> str:
         return f"FormatIO({self.name}, extensions={self.extensions})"
+
+
+def info_of(image: Any) -> ImageInfo:
+    """The header an in-memory image would write: its geometry, pixel type, components, metadata."""
+    return ImageInfo(
+        geometry=image.geometry, pixel_type=image.pixel_type, components=image.components, metadata=image.metadata
+    )
+
+
+def write_through_writer(open_writer: Callable[..., RegionWriter], path: PathType, image: Any, **kwargs: Any) -> None:
+    """Write a whole in-memory image as one region of a streamed writer (atomic: abort on any failure)."""
+    writer = open_writer(path, info_of(image), **kwargs)
+    try:
+        writer.write(image.geometry.region, np.asarray(image))
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
 
 
 def format_kwargs(**kwargs: Any) -> dict[str, Any]:

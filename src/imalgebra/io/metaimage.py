@@ -65,7 +65,7 @@ from imalgebra.algebra.image import Image
 from imalgebra.algebra.pixel import PixelType
 from imalgebra.errors import GeometryError, ImageIOError, PixelTypeError
 from imalgebra.io import rawfile
-from imalgebra.io.base import Capabilities, FormatIO, ImageInfo, PathType
+from imalgebra.io.base import Capabilities, FormatIO, ImageInfo, PathType, write_through_writer
 from imalgebra.io.rawfile import (
     MAX_DATA_FILES,
     PIXEL_TYPE_KEY,
@@ -559,19 +559,7 @@ def open_writer(path: PathType, info: ImageInfo, *, compress: bool | int = False
 
 def write(path: PathType, image: Image, *, compress: bool | int = False) -> None:
     """Write ``image`` atomically (``compress``: zlib, True = level 6, or a level 1-9)."""
-    info = ImageInfo(
-        geometry=image.geometry,
-        pixel_type=image.pixel_type,
-        components=image.components,
-        metadata=image.metadata,
-    )
-    writer = open_writer(path, info, compress=compress)
-    try:
-        writer.write(image.geometry.region, np.asarray(image))
-    except BaseException:
-        writer.abort()
-        raise
-    writer.commit()
+    write_through_writer(open_writer, path, image, compress=compress)
 
 
 IO = FormatIO(
