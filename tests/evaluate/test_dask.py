@@ -141,3 +141,38 @@ def test_dask_tokenizes_nodes_by_their_structural_key():
     from imalgebra.algebra.ops.reductions import Sum
 
     assert tokenize(Sum(arg=big)) == tokenize(Sum(arg=big)) != tokenize(Sum(arg=big + 1))
+
+
+_CLUSTER_SCRIPT = """
+import sys, numpy as np, imalgebra as ia
+from distributed import Client, LocalCluster
+folder = sys.argv[1]
+a = ia.from_array(np.random.default_rng(0).random((16, 32, 32), dtype=np.float32))
+ia.write(a, folder + "/a.mha")
+ia.write(a * 2, folder + "/b.nii.gz")
+diff = (ia.open(folder + "/a.mha") - ia.open(folder + "/b.nii.gz")) * 0.5 + 1
+expr = ia.rescale_intensity(ia.clamp(diff, 0, 100), out_min=0, out_max=1)
+if __name__ == "__main__":
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster, Client(cluster) as client:
+        got = ia.DaskEvaluator(client, chunks=(32, 32, 4)).evaluate(expr)
+        ia.write(expr, folder + "/out.zarr", evaluator=ia.DaskEvaluator(client))
+    print("evaluate", got.equals(ia.evaluate(expr)))
+    print("zarr", ia.read(folder + "/out.zarr").equals(ia.evaluate(expr)))
+"""
+
+
+@pytest.mark.slow
+def test_a_cluster_of_worker_processes_gives_the_eager_result(tmp_path):
+    """File leaves, voxelwise nodes and a two-pass rescale travel to two worker processes on loopback."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("distributed")
+    script = tmp_path / "cluster.py"
+    script.write_text(_CLUSTER_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=180, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["evaluate", "True", "zarr", "True"]
