@@ -699,6 +699,8 @@ class _Reader:
             note = f"(in {ast.unparse(item)[:80]!r}, line {item.lineno}, column {item.col_offset + 1})"
             if hasattr(err, "add_note"):
                 err.add_note(note)
+            else:  # Python 3.10: no add_note; keep the note where 3.11's traceback and callers look
+                err.__notes__ = [*getattr(err, "__notes__", []), note]
             raise
 
     def _combine(self, item: ast.AST, results: list[Any]) -> Any:
