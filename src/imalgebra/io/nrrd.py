@@ -63,7 +63,7 @@ import numpy as np
 from imalgebra.algebra.geometry import Geometry, Region
 from imalgebra.algebra.image import Image
 from imalgebra.algebra.pixel import PixelType
-from imalgebra.errors import GeometryError, ImageIOError, PixelTypeError
+from imalgebra.errors import GeometryError, ImageIOError
 from imalgebra.io import rawfile
 from imalgebra.io.base import Capabilities, FormatIO, ImageInfo, PathType, write_through_writer
 from imalgebra.io.rawfile import (
@@ -74,6 +74,7 @@ from imalgebra.io.rawfile import (
     RawSource,
     RegionFileWriter,
     check_sources,
+    file_layout,
     format_number,
     read_layout,
     resolve_data_file,
@@ -651,13 +652,7 @@ def open_writer(path: PathType, info: ImageInfo, *, compress: bool | int = False
     target = Path(path)
     compressed = bool(compress)
     level = COMPRESSION_LEVEL if compress is True else int(compress)
-    pt = info.pixel_type
-    if pt is PixelType.Unknown:
-        msg = f"{path}: cannot write pixel type Unknown"
-        raise PixelTypeError(msg)
-    file_dtype = np.dtype(f"f{pt.dtype.itemsize // 2}" if pt.is_complex else pt.component_type.dtype.str[1:])
-    file_dtype = file_dtype.newbyteorder("<")
-    channels = 2 if pt.is_complex else (info.components if pt.is_vector else 1)
+    file_dtype, channels = file_layout(path, info.pixel_type, info.components)
     detached = target.suffix.lower() == ".nhdr"
     data_name = target.with_suffix(".raw.gz" if compressed else ".raw").name if detached else None
     _metadata_lines(path, info.metadata)  # fail before creating anything

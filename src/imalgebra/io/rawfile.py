@@ -51,7 +51,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from imalgebra.algebra.geometry import Region
-from imalgebra.errors import ImageIOError
+from imalgebra.algebra.pixel import PixelType
+from imalgebra.errors import ImageIOError, PixelTypeError
 from imalgebra.io.base import ImageInfo
 
 __all__ = [
@@ -614,6 +615,22 @@ def write_array(f: BinaryIO, array: np.ndarray, dtype: np.dtype) -> int:
         f.write(memoryview(chunk).cast("B"))
         total += chunk.nbytes
     return total
+
+
+def file_layout(path: str | os.PathLike[str], pixel_type: PixelType, components: int) -> tuple[np.dtype, int]:
+    """How raw pixel data of ``pixel_type`` lies on disk: the little-endian dtype of one
+    channel and the channels per pixel (complex pixels are two float channels).
+
+    >>> file_layout("x.mha", PixelType.ComplexFloat32, 1)
+    (dtype('float32'), 2)
+    """
+    if pixel_type is PixelType.Unknown:
+        msg = f"{os.fspath(path)}: cannot write pixel type Unknown"
+        raise PixelTypeError(msg)
+    if pixel_type.is_complex:
+        return np.dtype(f"<f{pixel_type.dtype.itemsize // 2}"), 2
+    channels = components if pixel_type.is_vector else 1
+    return pixel_type.component_type.dtype.newbyteorder("<"), channels
 
 
 def compressor(encoding: str, level: int) -> Any:
